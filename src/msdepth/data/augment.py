@@ -1,0 +1,137 @@
+"""The paper's augmentation, applied to whole batches with one affine `grid_sample`.
+
+Per sample (paper, "Augmentation"): scale s in [1, 1.5] with depth divided by s, rotation
++-5 degrees, a random 304x228 crop, RGB multiplied by a global colour c in [0.8, 1.2]^3, and a
+horizontal flip with p = 0.5. Scale, rotation, crop and flip are one affine map from output to
+source coordinates; RGB is sampled bilinearly at the network's input size, depth nearest at the
+loss's 74x55 target size, so valid and invalid depth are never blended. Pixels that fall outside
+the source image are invalid depth (and black RGB). Test time: centre crop at scale 1.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+from msdepth.config import AugmentConfig
+
+
+class Batch(NamedTuple):
+    """A batch ready for the network and the loss."""
+
+    image: torch.Tensor  # (N, 3, H, W) float RGB in [0, 1] at the network's input size
+    depth: torch.Tensor  # (N, 1, h, w) float metres at the output size, 0 where invalid
+    mask: torch.Tensor  # (N, 1, h, w) bool, valid depth
+
+
+class AugmentParams(NamedTuple):
+    """Per-sample random parameters (all shape (N,) except colour (N, 3))."""
+
+    scale: torch.Tensor
+    angle: torch.Tensor  # radians
+    shift_x: torch.Tensor  # crop centre offset in [-1, 1] of the available slack
+    shift_y: torch.Tensor
+    flip: torch.Tensor  # bool
+    color: torch.Tensor  # (N, 3)
+
+
+def sample_params(
+    n: int, cfg: AugmentConfig, generator: torch.Generator | None = None
+) -> AugmentParams:
+    """Draw the paper's random parameters for ``n`` samples."""
+
+    def uniform(lo: float, hi: float, *shape: int) -> torch.Tensor:
+        return lo + (hi - lo) * torch.rand(*shape, generator=generator)
+
+    rot = math.radians(cfg.rotation_deg)
+    return AugmentParams(
+        scale=uniform(cfg.scale_min, cfg.scale_max, n),
+        angle=uniform(-rot, rot, n),
+        shift_x=uniform(-1.0, 1.0, n),
+        shift_y=uniform(-1.0, 1.0, n),
+        flip=torch.rand(n, generator=generator) < cfg.flip_prob,
+        color=uniform(cfg.color_min, cfg.color_max, n, 3),
+    )
+
+
+def identity_params(n: int) -> AugmentParams:
+    """Test-time parameters: centre crop at scale 1, no rotation, flip or colour change."""
+    return AugmentParams(
+        scale=torch.ones(n),
+        angle=torch.zeros(n),
+        shift_x=torch.zeros(n),
+        shift_y=torch.zeros(n),
+        flip=torch.zeros(n, dtype=torch.bool),
+        color=torch.ones(n, 3),
+    )
+
+
+def affine_theta(
+    params: AugmentParams, source_wh: tuple[int, int], crop_wh: tuple[int, int]
+) -> torch.Tensor:
+    """(N, 2, 3) matrices mapping normalised crop coordinates to normalised source coordinates.
+
+    The source (W, H) is scaled by s, rotated by the angle about its centre, and a crop of
+    ``crop_wh`` pixels is taken at an offset inside the scaled image (flipped if asked). The
+    same matrix serves any output resolution of that crop (304x228 for RGB, 74x55 for depth).
+    """
+    w, h = source_wh
+    cw, ch = crop_wh
+    s = params.scale
+    sw, sh = s * w, s * h
+    # The crop centre moves within the slack of the scaled image (never outside it).
+    tx = params.shift_x * (sw - cw).clamp(min=0) / 2
+    ty = params.shift_y * (sh - ch).clamp(min=0) / 2
+    f = 1.0 - 2.0 * params.flip.float()
+    cos, sin = torch.cos(params.angle), torch.sin(params.angle)
+    theta = torch.empty(len(s), 2, 3)
+    theta[:, 0, 0] = (2 / sw) * cos * f * cw / 2
+    theta[:, 0, 1] = (2 / sw) * sin * ch / 2
+    theta[:, 0, 2] = (2 / sw) * (cos * tx + sin * ty)
+    theta[:, 1, 0] = -(2 / sh) * sin * f * cw / 2
+    theta[:, 1, 1] = (2 / sh) * cos * ch / 2
+    theta[:, 1, 2] = (2 / sh) * (-sin * tx + cos * ty)
+    return theta
+
+
+def apply_params(
+    rgb: torch.Tensor,
+    depth: torch.Tensor,
+    params: AugmentParams,
+    input_hw: tuple[int, int],
+    output_hw: tuple[int, int],
+) -> Batch:
+    """Warp a batch: ``rgb`` (N, H, W, 3) uint8 and ``depth`` (N, H, W) metres (0 = invalid)."""
+    n, h, w, _ = rgb.shape
+    theta = affine_theta(params, (w, h), (input_hw[1], input_hw[0]))
+    image = rgb.permute(0, 3, 1, 2).float().div_(255.0)
+    grid = F.affine_grid(theta, [n, 3, *input_hw], align_corners=False)
+    image = F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    image = (image * params.color.view(n, 3, 1, 1)).clamp_(0.0, 1.0)
+    dgrid = F.affine_grid(theta, [n, 1, *output_hw], align_corners=False)
+    d = (
+        torch.nan_to_num(depth.float(), nan=0.0, posinf=0.0, neginf=0.0)
+        .clamp_(min=0.0)
+        .unsqueeze(1)
+    )
+    d = F.grid_sample(d, dgrid, mode="nearest", padding_mode="zeros", align_corners=False)
+    d = d / params.scale.view(n, 1, 1, 1)  # an image enlarged s times looks s times closer
+    return Batch(image.contiguous(), d, d > 0)
+
+
+def augment_batch(
+    rgb: torch.Tensor,
+    depth: torch.Tensor,
+    cfg: AugmentConfig,
+    input_hw: tuple[int, int] = (228, 304),
+    output_hw: tuple[int, int] = (55, 74),
+    generator: torch.Generator | None = None,
+    train: bool = True,
+) -> Batch:
+    """Training augmentation (``train=True`` and ``cfg.enabled``) or the test-time centre crop."""
+    n = rgb.shape[0]
+    params = sample_params(n, cfg, generator) if (train and cfg.enabled) else identity_params(n)
+    return apply_params(rgb, depth, params, input_hw, output_hw)

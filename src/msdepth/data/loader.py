@@ -1,0 +1,181 @@
+"""DataLoaders over prepared datasets: deterministic, resumable, DDP-sharded, augmenting in workers.
+
+Training data is an endless stream indexed by step: step k reads batch k % B of epoch k // B,
+where each epoch is a `DistributedSampler` permutation (seeded by the run's seed and the epoch)
+of this rank's shard. The augmentation of each batch is seeded by (seed, step, rank), so the
+stream is the same whatever the number of workers, and resuming at step k continues it exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+
+from msdepth.config import AugmentConfig
+from msdepth.data.augment import Batch, augment_batch
+from msdepth.data.prepared import PreparedDataset
+from msdepth.errors import DataError
+
+
+class _Keyed(Dataset):
+    """Wraps a dataset so each index carries the key of its batch: ``(key, i) -> (key, sample)``."""
+
+    def __init__(self, dataset: PreparedDataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, item: tuple[int, int]):
+        key, index = item
+        rgb = self.dataset.rgb[index]
+        depth = self.dataset.depth[index]
+        return key, np.asarray(rgb), np.asarray(depth, dtype=np.float32)
+
+
+class StepBatchSampler(Sampler[list[tuple[int, int]]]):
+    """Endless batches from ``start_step``; each element is ``(batch_key, sample_index)``."""
+
+    def __init__(
+        self,
+        dataset_len: int,
+        batch_size: int,
+        seed: int,
+        start_step: int = 0,
+        num_steps: int | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
+        shard = dataset_len // world_size
+        if shard < batch_size:
+            raise DataError(
+                f"{dataset_len} samples over {world_size} process(es) is fewer than one batch of "
+                f"{batch_size}; lower --batch-size or add data"
+            )
+        self.batch_size = batch_size
+        self.seed = seed
+        self.start_step = start_step
+        self.num_steps = num_steps
+        self.rank = rank
+        self.world_size = world_size
+        self.dataset_len = dataset_len
+        self.batches_per_epoch = shard // batch_size
+
+    def _epoch_indices(self, epoch: int) -> list[int]:
+        sampler = DistributedSampler(
+            range(self.dataset_len),  # type: ignore[arg-type]
+            num_replicas=self.world_size,
+            rank=self.rank,
+            shuffle=True,
+            seed=self.seed,
+            drop_last=True,
+        )
+        sampler.set_epoch(epoch)
+        return list(sampler)
+
+    def batch_key(self, step: int) -> int:
+        return (self.seed * 1_000_003 + step) * 64 + self.rank
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        step = self.start_step
+        epoch, indices = -1, []
+        while self.num_steps is None or step < self.start_step + self.num_steps:
+            e, b = divmod(step, self.batches_per_epoch)
+            if e != epoch:
+                epoch, indices = e, self._epoch_indices(e)
+            key = self.batch_key(step)
+            chunk = indices[b * self.batch_size : (b + 1) * self.batch_size]
+            yield [(key, i) for i in chunk]
+            step += 1
+
+    def __len__(self) -> int:
+        if self.num_steps is None:
+            raise TypeError("an endless sampler has no length")
+        return self.num_steps
+
+
+class AugmentCollate:
+    """Stacks samples and augments the whole batch (runs inside the worker processes)."""
+
+    def __init__(
+        self,
+        cfg: AugmentConfig,
+        input_hw: tuple[int, int],
+        output_hw: tuple[int, int],
+        train: bool,
+    ):
+        self.cfg = cfg
+        self.input_hw = input_hw
+        self.output_hw = output_hw
+        self.train = train
+
+    def __call__(self, items: Sequence[tuple[int, np.ndarray, np.ndarray]]) -> Batch:
+        key = items[0][0]
+        rgb = torch.from_numpy(np.stack([it[1] for it in items]))
+        depth = torch.from_numpy(np.stack([it[2] for it in items]))
+        gen = torch.Generator().manual_seed(int(key) & 0x7FFF_FFFF_FFFF_FFFF)
+        return augment_batch(rgb, depth, self.cfg, self.input_hw, self.output_hw, gen, self.train)
+
+
+def make_train_loader(
+    dataset: PreparedDataset,
+    batch_size: int,
+    augment: AugmentConfig,
+    input_hw: tuple[int, int],
+    output_hw: tuple[int, int],
+    seed: int = 0,
+    start_step: int = 0,
+    num_steps: int | None = None,
+    workers: int = 2,
+    rank: int = 0,
+    world_size: int = 1,
+    pin_memory: bool = False,
+) -> DataLoader:
+    """Endless (or ``num_steps``-long) augmented batches starting at ``start_step``."""
+    sampler = StepBatchSampler(
+        len(dataset), batch_size, seed, start_step, num_steps, rank, world_size
+    )
+    return DataLoader(
+        _Keyed(dataset),
+        batch_sampler=sampler,
+        collate_fn=AugmentCollate(augment, input_hw, output_hw, train=True),
+        num_workers=workers,
+        pin_memory=pin_memory,
+        persistent_workers=False,
+        prefetch_factor=4 if workers > 0 else None,
+    )
+
+
+class _OrderedBatches(Sampler[list[tuple[int, int]]]):
+    def __init__(self, indices: Sequence[int], batch_size: int):
+        self.indices = list(indices)
+        self.batch_size = batch_size
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        for start in range(0, len(self.indices), self.batch_size):
+            yield [(0, i) for i in self.indices[start : start + self.batch_size]]
+
+    def __len__(self) -> int:
+        return (len(self.indices) + self.batch_size - 1) // self.batch_size
+
+
+def make_eval_loader(
+    dataset: PreparedDataset,
+    batch_size: int,
+    input_hw: tuple[int, int],
+    output_hw: tuple[int, int],
+    workers: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+) -> DataLoader:
+    """In-order centre-cropped batches (this rank's share of them), no augmentation."""
+    indices = range(rank, len(dataset), world_size)
+    return DataLoader(
+        _Keyed(dataset),
+        batch_sampler=_OrderedBatches(indices, batch_size),
+        collate_fn=AugmentCollate(AugmentConfig(enabled=False), input_hw, output_hw, train=False),
+        num_workers=workers,
+    )

@@ -1,0 +1,364 @@
+"""The prepared-dataset format: what `msdepth prepare` and `msdepth synth` write, and training reads.
+
+Layout of a dataset folder::
+
+    DIR/meta.json            format, version, source, image size, intrinsics, per-split counts
+    DIR/<split>/rgb.npy      (N, H, W, 3) uint8
+    DIR/<split>/depth.npy    (N, H, W) float16 or float32 metres; 0 (or NaN) = invalid
+    DIR/<split>/names.json   the source name of each sample (for error messages and outputs)
+    DIR/<split>/raw_depth.npy  optional second depth (e.g. NYU rawDepths), same encoding
+
+Arrays are plain ``.npy`` files opened memory-mapped, so random access is cheap and worker
+processes share the page cache. A dataset is written under a temporary name and renamed into
+place only when complete: a folder with a ``meta.json`` is always whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from msdepth.errors import DataError
+
+FORMAT_NAME = "msdepth-prepared"
+FORMAT_VERSION = 1
+DEPTH_DTYPES = {"float16": np.float16, "float32": np.float32}
+
+
+class RGBDSample(NamedTuple):
+    """One image and its metric depth."""
+
+    rgb: np.ndarray  # (H, W, 3) uint8
+    depth: np.ndarray  # (H, W) float32 metres, 0 where invalid
+    mask: np.ndarray  # (H, W) bool, True where depth is valid
+
+
+def valid_depth_mask(depth: np.ndarray) -> np.ndarray:
+    """Valid = finite and strictly positive (0, NaN, inf and negatives are "no reading")."""
+    return np.isfinite(depth) & (depth > 0)
+
+
+# ---- writing -------------------------------------------------------------------------------
+
+
+@dataclass
+class SplitStats:
+    count: int = 0
+    depth_min: float = float("inf")
+    depth_max: float = 0.0
+    valid_pixels: int = 0
+    total_pixels: int = 0
+
+
+class SplitWriter:
+    """Appends samples of one split into preallocated memory-mapped arrays."""
+
+    def __init__(
+        self, folder: Path, capacity: int, hw: tuple[int, int], depth_dtype: str, raw_depth: bool
+    ):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.capacity = max(int(capacity), 1)
+        self.hw = hw
+        h, w = hw
+        dt = DEPTH_DTYPES[depth_dtype]
+        mm = np.lib.format.open_memmap
+        self._rgb = mm(
+            folder / "rgb.npy", mode="w+", dtype=np.uint8, shape=(self.capacity, h, w, 3)
+        )
+        self._depth = mm(folder / "depth.npy", mode="w+", dtype=dt, shape=(self.capacity, h, w))
+        self._raw = (
+            mm(folder / "raw_depth.npy", mode="w+", dtype=dt, shape=(self.capacity, h, w))
+            if raw_depth
+            else None
+        )
+        self.names: list[str] = []
+        self.skipped: list[dict[str, str]] = []
+        self.stats = SplitStats()
+
+    def append(
+        self, rgb: np.ndarray, depth: np.ndarray, name: str, raw_depth: np.ndarray | None = None
+    ) -> None:
+        """Add one sample; depth in metres, anything not finite or <= 0 is stored as 0."""
+        i = self.stats.count
+        if i >= self.capacity:
+            raise DataError(
+                f"split {self.folder.name}: more samples than the {self.capacity} announced"
+            )
+        if rgb.shape != (*self.hw, 3) or rgb.dtype != np.uint8:
+            raise DataError(
+                f"{name}: RGB must be {self.hw[1]}x{self.hw[0]}x3 uint8, got {rgb.shape} {rgb.dtype}"
+            )
+        if depth.shape != self.hw:
+            raise DataError(f"{name}: depth must be {self.hw[1]}x{self.hw[0]}, got {depth.shape}")
+        valid = valid_depth_mask(depth)
+        self._rgb[i] = rgb
+        self._depth[i] = np.where(valid, depth, 0)
+        if self._raw is not None:
+            if raw_depth is None:
+                raise DataError(f"{name}: this split stores raw depth but none was given")
+            self._raw[i] = np.where(valid_depth_mask(raw_depth), raw_depth, 0)
+        s = self.stats
+        s.count += 1
+        n_valid = int(valid.sum())
+        s.valid_pixels += n_valid
+        s.total_pixels += valid.size
+        if n_valid:
+            s.depth_min = min(s.depth_min, float(depth[valid].min()))
+            s.depth_max = max(s.depth_max, float(depth[valid].max()))
+        self.names.append(name)
+
+    def skip(self, name: str, reason: str) -> None:
+        """Record a sample left out (``--skip-bad``); it is listed in ``meta.json``."""
+        self.skipped.append({"name": name, "reason": reason})
+
+    def close(self) -> dict[str, Any]:
+        """Flush, shrink the arrays to the samples written, and return the split's metadata."""
+        n = self.stats.count
+        arrays = {"rgb.npy": self._rgb, "depth.npy": self._depth}
+        if self._raw is not None:
+            arrays["raw_depth.npy"] = self._raw
+        for fname, arr in arrays.items():
+            arr.flush()
+            if n < self.capacity:
+                path = self.folder / fname
+                shrunk = np.lib.format.open_memmap(
+                    path.with_suffix(".tmp.npy"),
+                    mode="w+",
+                    dtype=arr.dtype,
+                    shape=(n, *arr.shape[1:]),
+                )
+                shrunk[:] = arr[:n]
+                shrunk.flush()
+                del shrunk
+                os.replace(path.with_suffix(".tmp.npy"), path)
+        del self._rgb, self._depth, self._raw
+        (self.folder / "names.json").write_text(json.dumps(self.names), encoding="utf-8")
+        s = self.stats
+        return {
+            "count": n,
+            "depth_min": s.depth_min if n and s.valid_pixels else None,
+            "depth_max": s.depth_max if n and s.valid_pixels else None,
+            "valid_fraction": s.valid_pixels / s.total_pixels if s.total_pixels else 0.0,
+            "raw_depth": (self.folder / "raw_depth.npy").exists(),
+            "skipped": len(self.skipped),
+            "skipped_files": self.skipped,
+        }
+
+
+class DatasetWriter:
+    """Writes a prepared dataset atomically: into ``DIR.tmp-<pid>``, renamed to ``DIR`` at the end.
+
+    Use as a context manager; on an exception the temporary folder is removed and an existing
+    ``DIR`` is left untouched. ``overwrite=False`` refuses to replace an existing dataset.
+    """
+
+    def __init__(
+        self,
+        out: str | Path,
+        *,
+        image_size: tuple[int, int],
+        source: dict[str, Any],
+        intrinsics: dict[str, float] | None = None,
+        depth_dtype: str = "float16",
+        overwrite: bool = False,
+    ):
+        self.out = Path(out)
+        if depth_dtype not in DEPTH_DTYPES:
+            raise DataError(
+                f"depth dtype must be one of {', '.join(DEPTH_DTYPES)}, got {depth_dtype!r}"
+            )
+        if self.out.exists() and not overwrite:
+            raise DataError(f"{self.out} already exists; pass --overwrite to replace it")
+        if self.out.exists() and not (self.out / "meta.json").exists() and any(self.out.iterdir()):
+            raise DataError(
+                f"{self.out} exists and is not a prepared dataset; choose another --out"
+            )
+        self.image_size = image_size  # (W, H)
+        self.source = source
+        self.intrinsics = intrinsics
+        self.depth_dtype = depth_dtype
+        self.tmp = self.out.with_name(f"{self.out.name}.tmp-{os.getpid()}")
+        self.splits: dict[str, SplitWriter] = {}
+        self.extra_meta: dict[str, Any] = {}
+
+    def __enter__(self) -> DatasetWriter:
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.tmp.mkdir(parents=True)
+        return self
+
+    def split(self, name: str, capacity: int, raw_depth: bool = False) -> SplitWriter:
+        """Start a split (``train``, ``test``, ...) announcing at most ``capacity`` samples."""
+        if name in self.splits:
+            raise DataError(f"split {name!r} written twice")
+        w, h = self.image_size
+        writer = SplitWriter(self.tmp / name, capacity, (h, w), self.depth_dtype, raw_depth)
+        self.splits[name] = writer
+        return writer
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        self._commit()
+
+    def _commit(self) -> None:
+        meta = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "source": self.source,
+            "image_size": list(self.image_size),
+            "depth_dtype": self.depth_dtype,
+            "intrinsics": self.intrinsics,
+            "splits": {name: sw.close() for name, sw in self.splits.items()},
+            **self.extra_meta,
+        }
+        (self.tmp / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        old = None
+        if self.out.exists():
+            old = self.out.with_name(f"{self.out.name}.old-{os.getpid()}")
+            os.replace(self.out, old)
+        os.replace(self.tmp, self.out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The ``meta.json`` of a prepared dataset, checked for format and version."""
+    path = Path(path)
+    meta_path = path / "meta.json"
+    if not path.exists():
+        raise DataError(
+            f"dataset {path} does not exist; create it with `msdepth prepare` or `msdepth synth`"
+        )
+    if not meta_path.exists():
+        raise DataError(
+            f"{path} is not a prepared dataset (no meta.json); run `msdepth prepare` first"
+        )
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{meta_path} is corrupt ({exc}); prepare the dataset again") from None
+    if meta.get("format") != FORMAT_NAME or meta.get("format_version") != FORMAT_VERSION:
+        raise DataError(
+            f"{meta_path}: format {meta.get('format')!r} v{meta.get('format_version')} is not "
+            f"{FORMAT_NAME} v{FORMAT_VERSION}; prepare the dataset again"
+        )
+    return meta
+
+
+class PreparedDataset:
+    """Random access to one split of a prepared dataset.
+
+    Arrays are memory-mapped lazily on first access in each process, so the object pickles
+    cheaply into DataLoader workers.
+    """
+
+    def __init__(self, path: str | Path, split: str | None = None):
+        self.path = Path(path)
+        self.meta = read_meta(self.path)
+        splits = self.meta["splits"]
+        if split is None:
+            if len(splits) != 1:
+                raise DataError(
+                    f"{self.path} has splits {', '.join(sorted(splits))}; choose one with --split"
+                )
+            split = next(iter(splits))
+        if split not in splits:
+            raise DataError(
+                f"{self.path} has no split {split!r}; it has {', '.join(sorted(splits))}"
+            )
+        self.split = split
+        self.folder = self.path / split
+        self._count = int(splits[split]["count"])
+        self._rgb: np.ndarray | None = None
+        self._depth: np.ndarray | None = None
+        self._names: list[str] | None = None
+
+    def _open(self) -> None:
+        try:
+            rgb = np.load(self.folder / "rgb.npy", mmap_mode="r")
+            depth = np.load(self.folder / "depth.npy", mmap_mode="r")
+        except (OSError, ValueError) as exc:
+            raise DataError(
+                f"{self.folder}: cannot read arrays ({exc}); prepare the dataset again"
+            ) from None
+        if len(rgb) != self._count or len(depth) != self._count:
+            raise DataError(
+                f"{self.folder}: arrays do not match meta.json counts; prepare the dataset again"
+            )
+        self._rgb, self._depth = rgb, depth
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_rgb"] = state["_depth"] = None
+        return state
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """All images, (N, H, W, 3) uint8, memory-mapped."""
+        if self._rgb is None:
+            self._open()
+        return self._rgb  # type: ignore[return-value]
+
+    @property
+    def depth(self) -> np.ndarray:
+        """All depth maps, (N, H, W) metres (float16 or float32), memory-mapped; 0 = invalid."""
+        if self._depth is None:
+            self._open()
+        return self._depth  # type: ignore[return-value]
+
+    @property
+    def names(self) -> list[str]:
+        if self._names is None:
+            path = self.folder / "names.json"
+            self._names = (
+                json.loads(path.read_text(encoding="utf-8"))
+                if path.exists()
+                else [f"{self.split}-{i:06d}" for i in range(self._count)]
+            )
+        return self._names
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(W, H) of the stored images."""
+        w, h = self.meta["image_size"]
+        return int(w), int(h)
+
+    @property
+    def intrinsics(self) -> dict[str, float] | None:
+        return self.meta.get("intrinsics")
+
+    def raw_depth(self) -> np.ndarray | None:
+        """The optional second depth (e.g. NYU ``rawDepths``), memory-mapped, or None."""
+        path = self.folder / "raw_depth.npy"
+        return np.load(path, mmap_mode="r") if path.exists() else None
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: int) -> RGBDSample:
+        if not -self._count <= index < self._count:
+            raise IndexError(f"sample {index} out of range for {self._count} samples")
+        depth = np.asarray(self.depth[index], dtype=np.float32)
+        mask = valid_depth_mask(depth)
+        return RGBDSample(
+            np.asarray(self.rgb[index]), np.where(mask, depth, 0.0).astype(np.float32), mask
+        )
+
+
+def open_dataset(path: str | Path, split: str | None = None) -> PreparedDataset:
+    """Open one split of a prepared dataset (the only split when ``split`` is None)."""
+    return PreparedDataset(path, split)
