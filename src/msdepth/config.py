@@ -39,6 +39,11 @@ class ModelConfig:
     dropout: float = 0.5  # after coarse6 only, the model's single dropout
     rgb_mean: tuple[float, float, float] = IMAGENET_MEAN
     rgb_std: tuple[float, float, float] = IMAGENET_STD
+    # Width of the full frame that the input is a crop of at augmentation scale 1 (prepared
+    # datasets store 320x240, the paper's half resolution). A whole frame resized to the input
+    # looks input_width / reference_width times smaller than in training, so predictions on
+    # whole frames are multiplied by that ratio (the augmentation's "depth divided by s").
+    reference_width: int = 320
     # Initial bias of the two linear output layers: log of a typical indoor depth (~2.7 m).
     # Not in the paper; it only saves the first few hundred steps of learning the mean.
     init_log_depth: float = 1.0
