@@ -2,7 +2,9 @@
 
 Plain Python, prints one JSON object. By default it writes a synthetic 320x240 dataset to a
 temporary folder (``--dataset`` uses an existing one) and times ``make_train_loader`` with the
-paper's augmentation for each ``--workers`` value, after a warm-up of a few batches.
+paper's augmentation for each ``--workers`` value, after a warm-up of a few batches. It also
+reports the CPU time per batch on one thread in this process, which other jobs on the machine
+distort much less than wall-clock throughput, and the 1-minute load average at the end.
 
     PYTHONPATH=src python benchmarks/bench_loader.py --workers 1 2 --batch-size 32
 """
@@ -61,6 +63,31 @@ def measure(dataset, workers: int, batch_size: int, batches: int, warmup: int) -
     return n / (time.perf_counter() - start)
 
 
+def cpu_cost(dataset, batch_size: int, batches: int, warmup: int) -> float:
+    """CPU milliseconds per batch in this process on one thread: robust to other loads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        loader = make_train_loader(
+            dataset,
+            batch_size=batch_size,
+            augment=AugmentConfig(),
+            input_hw=(228, 304),
+            output_hw=(55, 74),
+            workers=0,
+            num_steps=warmup + batches,
+        )
+        it = iter(loader)
+        for _ in range(warmup):
+            next(it)
+        start = time.process_time()
+        for _ in it:
+            pass
+        return (time.process_time() - start) / batches * 1000
+    finally:
+        torch.set_num_threads(threads)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", type=Path, help="a prepared dataset (default: synthetic)")
@@ -78,6 +105,7 @@ def main() -> None:
             str(w): round(measure(ds, w, args.batch_size, args.batches, args.warmup), 1)
             for w in args.workers
         }
+        cpu_ms = cpu_cost(ds, args.batch_size, args.batches, args.warmup)
     print(
         json.dumps(
             {
@@ -85,6 +113,9 @@ def main() -> None:
                 "unit": "augmented samples/s (304x228 RGB + 74x55 depth)",
                 "batch_size": args.batch_size,
                 "samples_per_s_by_workers": results,
+                "cpu_ms_per_batch_one_thread": round(cpu_ms, 1),
+                "samples_per_cpu_second": round(args.batch_size / cpu_ms * 1000, 1),
+                "load_average_1min": round(os.getloadavg()[0], 2),
                 "dataset": str(args.dataset) if args.dataset else f"synthetic {args.samples}",
                 "torch": torch.__version__,
                 "cpus": os.cpu_count(),

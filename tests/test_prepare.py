@@ -259,3 +259,12 @@ def test_rerun_needs_overwrite_and_a_failed_rerun_keeps_the_old_dataset(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "src"]
     assert prepare(*args, "--overwrite", "--skip-bad") == 0
     assert len(open_dataset(tmp_path / "ds")) == 2
+
+
+def test_a_folder_that_is_not_a_dataset_is_never_replaced(tmp_path, capsys):
+    src = _pairs_folder(tmp_path / "src")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    assert prepare("csv", "--csv", src / "list.csv", "--out", tmp_path / "mine", "--overwrite") == 2
+    assert "is not a prepared dataset" in capsys.readouterr().err
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"

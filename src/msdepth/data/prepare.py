@@ -152,6 +152,8 @@ def check_output(out: Path, overwrite: bool) -> None:
         raise DataError(f"{out} already exists; pass --overwrite to replace it")
     if out.exists() and not out.is_dir():
         raise DataError(f"{out} is a file; choose another --out")
+    if out.exists() and not (out / "meta.json").exists() and any(out.iterdir()):
+        raise DataError(f"{out} exists and is not a prepared dataset; choose another --out")
 
 
 def _resize_meta(source: tuple[int, int], size: tuple[int, int]) -> dict[str, Any]:
