@@ -54,3 +54,14 @@ def test_eval_loader_covers_every_sample_once_in_order(tiny_dataset):
     ds = open_dataset(tiny_dataset, "test")
     batches = list(make_eval_loader(ds, batch_size=3, input_hw=(228, 304), output_hw=(55, 74)))
     assert [b.image.shape[0] for b in batches] == [3, 1]
+
+
+def test_batch_read_equals_reading_sample_by_sample(tiny_dataset):
+    from msdepth.data.loader import _Keyed
+
+    keyed = _Keyed(open_dataset(tiny_dataset, "train"))
+    items = [(9, 5), (9, 1), (9, 5), (9, 3)]  # unsorted, with a repeat
+    for (k1, rgb1, d1), (k2, rgb2, d2) in zip(
+        keyed.__getitems__(items), [keyed[it] for it in items], strict=True
+    ):
+        assert k1 == k2 and (rgb1 == rgb2).all() and (d1 == d2).all()

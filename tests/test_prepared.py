@@ -65,3 +65,14 @@ def test_open_dataset_errors_name_the_path(tmp_path, tiny_dataset):
         open_dataset(tiny_dataset)
     with pytest.raises(DataError, match="no split 'val'"):
         open_dataset(tiny_dataset, "val")
+
+
+def test_shrinking_in_place_keeps_the_rows_written(tmp_path):
+    from msdepth.data.prepared import truncate_npy
+
+    path = tmp_path / "a.npy"
+    data = np.arange(5 * 3 * 2, dtype=np.float16).reshape(5, 3, 2)
+    np.save(path, data)
+    truncate_npy(path, 2)
+    assert np.array_equal(np.load(path), data[:2])
+    assert np.array_equal(np.load(path, mmap_mode="r"), data[:2])

@@ -107,10 +107,10 @@ def apply_params(
     """Warp a batch: ``rgb`` (N, H, W, 3) uint8 and ``depth`` (N, H, W) metres (0 = invalid)."""
     n, h, w, _ = rgb.shape
     theta = affine_theta(params, (w, h), (input_hw[1], input_hw[0]))
-    image = rgb.permute(0, 3, 1, 2).float().div_(255.0)
+    image = rgb.permute(0, 3, 1, 2).float()  # 0..255; the /255 rides on the colour factor
     grid = F.affine_grid(theta, [n, 3, *input_hw], align_corners=False)
     image = F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    image = (image * params.color.view(n, 3, 1, 1)).clamp_(0.0, 1.0)
+    image = image.mul_((params.color / 255.0).view(n, 3, 1, 1)).clamp_(0.0, 1.0)
     dgrid = F.affine_grid(theta, [n, 1, *output_hw], align_corners=False)
     d = (
         torch.nan_to_num(depth.float(), nan=0.0, posinf=0.0, neginf=0.0)

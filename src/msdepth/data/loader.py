@@ -35,6 +35,18 @@ class _Keyed(Dataset):
         depth = self.dataset.depth[index]
         return key, np.asarray(rgb), np.asarray(depth, dtype=np.float32)
 
+    def __getitems__(
+        self, items: list[tuple[int, int]]
+    ) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """A whole batch in one read per array (sorted indices: sequential on disk)."""
+        indices = np.array([i for _, i in items])
+        order = np.argsort(indices, kind="stable")
+        rgb = np.empty((len(items), *self.dataset.rgb.shape[1:]), np.uint8)
+        depth = np.empty((len(items), *self.dataset.depth.shape[1:]), np.float32)
+        rgb[order] = self.dataset.rgb[indices[order]]
+        depth[order] = self.dataset.depth[indices[order]]
+        return [(key, rgb[j], depth[j]) for j, (key, _) in enumerate(items)]
+
 
 class StepBatchSampler(Sampler[list[tuple[int, int]]]):
     """Endless batches from ``start_step``; each element is ``(batch_key, sample_index)``."""

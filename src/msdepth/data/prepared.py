@@ -125,21 +125,14 @@ class SplitWriter:
         arrays = {"rgb.npy": self._rgb, "depth.npy": self._depth}
         if self._raw is not None:
             arrays["raw_depth.npy"] = self._raw
-        for fname, arr in arrays.items():
+        for arr in arrays.values():
             arr.flush()
-            if n < self.capacity:
-                path = self.folder / fname
-                shrunk = np.lib.format.open_memmap(
-                    path.with_suffix(".tmp.npy"),
-                    mode="w+",
-                    dtype=arr.dtype,
-                    shape=(n, *arr.shape[1:]),
-                )
-                shrunk[:] = arr[:n]
-                shrunk.flush()
-                del shrunk
-                os.replace(path.with_suffix(".tmp.npy"), path)
-        del self._rgb, self._depth, self._raw
+        del arr
+        self._rgb = self._depth = self._raw = None  # close the maps before truncating
+        if n < self.capacity:
+            for fname in arrays:
+                truncate_npy(self.folder / fname, n)
+        del arrays
         (self.folder / "names.json").write_text(json.dumps(self.names), encoding="utf-8")
         s = self.stats
         return {
@@ -151,6 +144,34 @@ class SplitWriter:
             "skipped": len(self.skipped),
             "skipped_files": self.skipped,
         }
+
+
+def truncate_npy(path: Path, n: int) -> None:
+    """Keep the first ``n`` rows of a C-order ``.npy`` file in place (no copy of the data).
+
+    The header is rewritten with the smaller shape, padded to its old length so the data
+    offset does not move, and the file is cut after row ``n``.
+    """
+    with open(path, "r+b") as f:
+        version = np.lib.format.read_magic(f)
+        readers = {
+            (1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0,
+        }
+        if version not in readers:
+            raise DataError(f"{path}: .npy format {version} cannot be shrunk in place")
+        shape, fortran, dtype = readers[version](f)
+        offset = f.tell()
+        if fortran:
+            raise DataError(f"{path}: cannot shrink a Fortran-order array")
+        header = repr({"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                       "shape": (n, *shape[1:])})  # fmt: skip
+        prefix = 6 + 2 + (2 if version == (1, 0) else 4)  # magic, version, header length
+        room = offset - prefix - 1  # the header text without its final newline
+        f.seek(prefix)
+        f.write(header.ljust(room).encode("latin1") + b"\n")
+        row = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+        f.truncate(offset + n * row)
 
 
 class DatasetWriter:
