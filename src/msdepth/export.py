@@ -81,12 +81,16 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = ONNX_OPSET
 
 def export_torchscript(checkpoint: str | Path, out: str | Path) -> Path:
     """Write the checkpoint's network as a traced TorchScript module (``torch.jit.load``-able,
-    any batch size); the config JSON is stored as the extra file ``config.json``."""
+    any batch size); the config JSON is stored as the extra file ``config.json``.
+
+    PyTorch 2.13 deprecates TorchScript in favour of ``torch.export``; it still loads in C++
+    (libtorch) and older PyTorch, which is what it is kept for. ONNX is the recommended target.
+    """
     model, info = load_model(checkpoint)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # PyTorch 2.13 marks TorchScript deprecated; it works
         traced = torch.jit.trace(model, (_example_input(model),), check_trace=False)
-    torch.jit.save(traced, str(out), _extra_files={"config.json": info.config.to_json()})
+        torch.jit.save(traced, str(out), _extra_files={"config.json": info.config.to_json()})
     return out
