@@ -18,6 +18,8 @@ Everything here is numpy and Pillow (no torch), so the ONNX path needs no PyTorc
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from PIL import Image
 
@@ -36,8 +38,10 @@ def to_network_input(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32) / np.float32(255.0)
 
 
+@functools.lru_cache(maxsize=32)
 def _interpolation_matrix(out_size: int, in_size: int) -> np.ndarray:
-    """(out, in) weights of 1-D linear interpolation with align_corners=False (PyTorch's rule)."""
+    """(out, in) float32 weights of 1-D linear interpolation, align_corners=False (PyTorch's
+    rule); cached, read-only."""
     scale = in_size / out_size
     src = (np.arange(out_size, dtype=np.float64) + 0.5) * scale - 0.5
     src = np.maximum(src, 0.0)  # PyTorch clamps negative source coordinates to the first pixel
@@ -48,16 +52,19 @@ def _interpolation_matrix(out_size: int, in_size: int) -> np.ndarray:
     rows = np.arange(out_size)
     np.add.at(matrix, (rows, i0), 1.0 - w1)
     np.add.at(matrix, (rows, i1), w1)
+    matrix = matrix.astype(np.float32)
+    matrix.flags.writeable = False
     return matrix
 
 
 def upsample_log_depth(log_depth: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(h, w) log depth -> (height, width), bilinear with align_corners=False, in float64.
+    """(h, w) log depth -> (height, width) float32, bilinear with align_corners=False.
 
     Bilinear interpolation is separable, so it is two small matrix products; the result equals
-    ``torch.nn.functional.interpolate(..., mode="bilinear", align_corners=False)``.
+    ``torch.nn.functional.interpolate(..., mode="bilinear", align_corners=False)`` (to float32
+    rounding).
     """
-    log_depth = np.asarray(log_depth, dtype=np.float64)
+    log_depth = np.asarray(log_depth, dtype=np.float32)
     h, w = log_depth.shape
     rows = _interpolation_matrix(height, h)
     cols = _interpolation_matrix(width, w)
@@ -74,4 +81,6 @@ def to_metric_depth(
 ) -> np.ndarray:
     """Network log depth (h, w) -> float32 metres at (height, width): upsample, exp, correct."""
     full = upsample_log_depth(log_depth, height, width)
-    return (np.exp(full) * correction).astype(np.float32)
+    np.exp(full, out=full)
+    full *= np.float32(correction)
+    return full
