@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--median-scale", action="store_true", help="per-image median scaling")
     p.add_argument("--flip-tta", action="store_true", help="average with the mirrored image")
     p.add_argument("--pooled", action="store_true", help="also print pixel-pooled metrics")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=8, help="images per network call (default 8)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (PyTorch checkpoints)")
     p.add_argument(
         "--json", type=Path, default=None, help="write metrics, per-image rows, settings"

@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--every", type=int, default=1, help="videos: every N-th frame (default 1)")
     p.add_argument("--flip-tta", action="store_true", help="average with the mirrored image")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=8, help="images per network call (default 8)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (PyTorch checkpoints)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
