@@ -166,3 +166,19 @@ def test_missing_data_is_a_one_line_error(tmp_path, capsys):
     code = main(["evaluate", "--checkpoint", str(ckpt), "--data", str(tmp_path / "none")])
     err = capsys.readouterr().err
     assert code == 2 and "does not exist" in err and err.count("\n") == 1
+
+
+def test_rgb_and_depth_subfolders_are_paired_by_name(tmp_path):
+    write_pairs(tmp_path / "flat", n=2)
+    (tmp_path / "ds" / "rgb").mkdir(parents=True)
+    (tmp_path / "ds" / "depth").mkdir()
+    for i in range(2):
+        (tmp_path / "flat" / f"{i:03d}_colors.png").rename(tmp_path / "ds" / "rgb" / f"{i}.png")
+        (tmp_path / "flat" / f"{i:03d}_depth.png").rename(tmp_path / "ds" / "depth" / f"{i}.png")
+    source = open_samples(tmp_path / "ds")
+    assert source.kind == "folder" and [s.name for s in source] == ["0", "1"]
+
+
+def test_a_depth_scale_for_a_prepared_dataset_is_refused(tmp_path):
+    with pytest.raises(DataError, match="drop --depth-dir/--depth-scale"):
+        open_samples(write_prepared(tmp_path / "ds", 1.0), depth_scale=1000.0)

@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from msdepth.inference import load
 
     crop = args.crop or ("garg" if args.kitti else "eigen")
-    max_depth = args.max_depth or (80.0 if args.kitti else 10.0)
+    default_max = 80.0 if args.kitti else 10.0
+    max_depth = default_max if args.max_depth is None else args.max_depth
     settings = EvalSettings(
         crop=crop,
         min_depth=args.min_depth,

@@ -4,8 +4,9 @@
   resolution (320x240 for NYU; the paper's protocol is at 640x480, so evaluate the original
   pairs for numbers comparable with the paper);
 - a CSV/list file of ``rgb_path,depth_path`` lines (`msdepth.data.pairs.list_pairs_csv`);
-- a folder holding exactly one such CSV (as ``../shared/data/nyu-test``), or images and depth
-  maps paired by name (``00001_colors.png`` + ``00001_depth.png``; `list_pairs_folder`), or an
+- a folder holding exactly one such CSV (as ``../shared/data/nyu-test``), or ``rgb/`` (or
+  ``color/``, ``image(s)/``) and ``depth/`` sub-folders, or images and depth maps side by side
+  paired by name (``00001_colors.png`` + ``00001_depth.png``; `list_pairs_folder`), or an
   RGB folder with ``depth_dir`` for the depth maps.
 
 Pairs are read at their original resolution, lazily, one at a time.
@@ -24,6 +25,13 @@ from msdepth.errors import DataError
 from msdepth.evaluation.protocol import EvalSample
 
 LIST_SUFFIXES = (".csv", ".txt")
+# Sub-folder names of a DIR/rgb + DIR/depth layout (KITTI, NYU raw demo data, slambook).
+RGB_FOLDERS = ("rgb", "color", "colors", "image", "images")
+DEPTH_FOLDERS = ("depth", "depths")
+
+
+def _subfolder(path: Path, names: tuple[str, ...]) -> Path | None:
+    return next((path / n for n in names if (path / n).is_dir()), None)
 
 
 @dataclass
@@ -63,8 +71,11 @@ def open_samples(
     if not path.exists():
         raise DataError(f"evaluation data {path} does not exist; pass a dataset folder or a CSV")
     if path.is_dir() and (path / "meta.json").is_file():
-        if depth_dir is not None:
-            raise DataError(f"{path} is a prepared dataset; drop --depth-dir")
+        if depth_dir is not None or depth_scale is not None:
+            raise DataError(
+                f"{path} is a prepared dataset (depth already in metres); "
+                "drop --depth-dir/--depth-scale"
+            )
         return _prepared(path, split)
     from msdepth.data import pairs as pairs_module
 
@@ -87,7 +98,12 @@ def open_samples(
                 "pass the one to evaluate"
             )
         else:
-            specs = pairs_module.list_pairs_folder(path, path)
+            rgb_dir = _subfolder(path, RGB_FOLDERS)
+            depth_sub = _subfolder(path, DEPTH_FOLDERS)
+            if rgb_dir is not None and depth_sub is not None:
+                specs = pairs_module.list_pairs_folder(rgb_dir, depth_sub)
+            else:
+                specs = pairs_module.list_pairs_folder(path, path)
             kind = "folder"
 
     def iterate() -> Iterator[EvalSample]:
