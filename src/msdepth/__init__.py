@@ -1,3 +1,37 @@
-"""msdepth: single-image depth prediction with the multi-scale network of Eigen et al. (2014)."""
+"""msdepth: single-image depth prediction with the multi-scale network of Eigen et al. (2014).
+
+The inference API is imported lazily so that ``import msdepth`` stays light::
+
+    import msdepth
+    model = msdepth.load("runs/nyu")           # checkpoint file, run folder or .onnx
+    depth = model.predict("photo.jpg")         # float32 metres at the photo's size
+    points, colors = msdepth.to_point_cloud(depth, msdepth.read_rgb("photo.jpg"))
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "load": "msdepth.inference.predictor",
+    "DepthPredictor": "msdepth.inference.predictor",
+    "to_point_cloud": "msdepth.inference.pointcloud",
+    "save_ply": "msdepth.inference.pointcloud",
+    "Intrinsics": "msdepth.inference.pointcloud",
+    "read_rgb": "msdepth.data.images",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'msdepth' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,96 @@
+"""Deployable models: ONNX (dynamic batch) and TorchScript, from a checkpoint.
+
+The exported graph is the network alone: RGB in [0, 1] at the configured input size
+(N, 3, 228, 304) -> natural-log depth (N, 1, 55, 74); the ImageNet normalisation is inside.
+Resizing, log-space upsampling, ``exp`` and the whole-frame scale correction stay outside, in
+`msdepth.inference.whole_frame`, shared with the PyTorch path. The ONNX file carries the
+checkpoint's config as JSON in ``metadata_props`` (keys ``format``, ``config``, ``stage``,
+``step``), so ``msdepth predict --onnx`` and ``msdepth.load("model.onnx")`` know the geometry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+from pathlib import Path
+
+import torch
+
+from msdepth.checkpoint import CheckpointInfo, load_model
+from msdepth.errors import CheckpointError
+from msdepth.inference.backends import ONNX_FORMAT, ONNX_INPUT, ONNX_OUTPUT
+from msdepth.models import MultiScaleDepth
+
+ONNX_OPSET = 18
+
+
+def _example_input(model: MultiScaleDepth, batch: int = 2) -> torch.Tensor:
+    h, w = model.geometry.input_hw
+    return torch.rand(batch, 3, h, w, generator=torch.Generator().manual_seed(0))
+
+
+def onnx_metadata(info: CheckpointInfo) -> dict[str, str]:
+    """The ``metadata_props`` written into an exported ONNX model."""
+    return {
+        "format": ONNX_FORMAT,
+        "config": info.config.to_json(),
+        "stage": info.stage,
+        "step": str(info.step),
+        "input": f"{ONNX_INPUT}: float32 (N, 3, H, W) RGB in [0, 1] at the config's input size",
+        "output": f"{ONNX_OUTPUT}: float32 (N, 1, h, w) natural log of depth in metres",
+    }
+
+
+def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = ONNX_OPSET) -> Path:
+    """Write the checkpoint's network as ONNX with a dynamic batch axis (torch.onnx dynamo
+    exporter) and the msdepth metadata; returns the path."""
+    model, info = load_model(checkpoint)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    # The exporter is chatty (progress lines, optional-dependency warnings): keep it quiet.
+    quiet = io.StringIO()
+    onnx_logger = logging.getLogger("torch.onnx")
+    previous = onnx_logger.level
+    onnx_logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(quiet):
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                model,
+                (_example_input(model),),
+                input_names=[ONNX_INPUT],
+                output_names=[ONNX_OUTPUT],
+                dynamic_shapes=({0: batch},),
+                opset_version=opset,
+                dynamo=True,
+                verbose=False,
+            )
+    except Exception as exc:
+        raise CheckpointError(
+            f"ONNX export of {info.path} failed ({type(exc).__name__}: {exc})"
+        ) from None
+    finally:
+        onnx_logger.setLevel(previous)
+    program.model.metadata_props.update(onnx_metadata(info))
+    program.save(str(out), external_data=False)
+    return out
+
+
+def export_torchscript(checkpoint: str | Path, out: str | Path) -> Path:
+    """Write the checkpoint's network as a traced TorchScript module (``torch.jit.load``-able,
+    any batch size); the config JSON is stored as the extra file ``config.json``.
+
+    PyTorch 2.13 deprecates TorchScript in favour of ``torch.export``; it still loads in C++
+    (libtorch) and older PyTorch, which is what it is kept for. ONNX is the recommended target.
+    """
+    model, info = load_model(checkpoint)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # PyTorch 2.13 marks TorchScript deprecated; it works
+        traced = torch.jit.trace(model, (_example_input(model),), check_trace=False)
+        torch.jit.save(traced, str(out), _extra_files={"config.json": info.config.to_json()})
+    return out

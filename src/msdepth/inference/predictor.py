@@ -1,0 +1,152 @@
+"""`DepthPredictor`: images in, metric depth maps at each image's own size out.
+
+``msdepth.load(path)`` returns one; ``predictor.predict(image)`` takes a file path, a PIL image
+or an (H, W, 3) uint8 array and returns float32 metres of shape (H, W). The method (resize,
+network, log-space bilinear upsampling, scale correction) is `msdepth.inference.whole_frame`,
+the same for PyTorch and ONNX and the same that `msdepth evaluate` scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from msdepth.config import Config
+from msdepth.errors import DataError
+from msdepth.inference.backends import Backend, OnnxBackend, TorchBackend
+from msdepth.inference.whole_frame import scale_correction, to_metric_depth, to_network_input
+
+T = TypeVar("T")
+ImageLike = Any  # str | Path | PIL.Image.Image | np.ndarray
+
+
+def as_rgb(image: ImageLike) -> np.ndarray:
+    """A path, PIL image or array -> (H, W, 3) uint8 RGB (grey arrays are repeated to 3 channels)."""
+    from PIL import Image
+
+    from msdepth.data.images import read_rgb, rgb_from_pil
+
+    if isinstance(image, (str, Path)):
+        return read_rgb(image)
+    if isinstance(image, Image.Image):
+        return rgb_from_pil(image)
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8:
+            raise DataError(
+                f"image arrays must be uint8 (0..255), got {image.dtype}; "
+                "convert with (x * 255).round().astype(np.uint8)"
+            )
+        if image.ndim == 2:
+            image = np.repeat(image[..., None], 3, axis=2)
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise DataError(f"image arrays must be (H, W, 3) RGB, got shape {image.shape}")
+        return image
+    raise DataError(
+        f"cannot predict on a {type(image).__name__}; pass a path, a PIL image or an "
+        "(H, W, 3) uint8 array"
+    )
+
+
+class DepthPredictor:
+    """A model plus the whole-frame method; see `msdepth.inference.whole_frame`."""
+
+    def __init__(self, backend: Backend, source: str | Path | None = None, batch_size: int = 8):
+        if batch_size < 1:
+            raise DataError(f"batch size must be at least 1, got {batch_size}")
+        self.backend = backend
+        self.source = Path(source) if source is not None else None
+        self.batch_size = batch_size
+
+    @property
+    def config(self) -> Config:
+        return self.backend.config
+
+    @property
+    def device(self) -> str:
+        return self.backend.device
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(width, height) the network takes."""
+        return self.config.model.input_width, self.config.model.input_height
+
+    @property
+    def scale_correction(self) -> float:
+        return scale_correction(self.config.model)
+
+    def __repr__(self) -> str:
+        w, h = self.input_size
+        return f"DepthPredictor({self.source}, backend={self.backend.name}, input={w}x{h}, device={self.device})"
+
+    # ---- the network at its own resolution ---------------------------------------------------
+    def predict_log_depth(self, images: list[ImageLike], flip_tta: bool = False) -> np.ndarray:
+        """Network output (N, h, w) log depth for whole frames; ``flip_tta`` averages the
+        prediction of each image and of its mirror image (mirrored back), in log space."""
+        w, h = self.input_size
+        batch = np.stack([to_network_input(as_rgb(im), w, h) for im in images])
+        if not flip_tta:
+            return self.backend(batch)
+        both = self.backend(np.concatenate([batch, batch[..., ::-1]]))
+        n = len(images)
+        return 0.5 * (both[:n] + both[n:, :, ::-1])
+
+    # ---- full-resolution metric depth ----------------------------------------------------------
+    def predict(self, image: ImageLike, flip_tta: bool = False) -> np.ndarray:
+        """float32 metres at the image's size (H, W)."""
+        return self.predict_batch([image], flip_tta=flip_tta)[0]
+
+    __call__ = predict
+
+    def predict_batch(
+        self, images: Iterable[ImageLike], flip_tta: bool = False, batch_size: int | None = None
+    ) -> list[np.ndarray]:
+        """One float32 depth map per image, each at its own size; run in batches."""
+        return [
+            depth
+            for _, depth in self.predict_stream(images, flip_tta=flip_tta, batch_size=batch_size)
+        ]
+
+    def predict_stream(
+        self,
+        items: Iterable[T],
+        rgb_of: Callable[[T], ImageLike] | None = None,
+        size_of: Callable[[T], tuple[int, int]] | None = None,
+        flip_tta: bool = False,
+        batch_size: int | None = None,
+    ) -> Iterator[tuple[T, np.ndarray]]:
+        """Yield ``(item, depth)`` in order, reading ``rgb_of(item)`` lazily, ``batch_size`` at
+        a time (so a long list of files is never all in memory). Depth comes at the image's
+        size, or at ``size_of(item)`` = (H, W) when given (evaluation: the ground truth's)."""
+        size = batch_size or self.batch_size
+        rgb_of = rgb_of or (lambda item: item)
+        pending: list[tuple[T, np.ndarray]] = []
+
+        def flush() -> Iterator[tuple[T, np.ndarray]]:
+            log_depth = self.predict_log_depth([rgb for _, rgb in pending], flip_tta=flip_tta)
+            for (item, rgb), log in zip(pending, log_depth, strict=True):
+                h, w = size_of(item) if size_of else rgb.shape[:2]
+                yield item, to_metric_depth(log, h, w, self.scale_correction)
+            pending.clear()
+
+        for item in items:
+            pending.append((item, as_rgb(rgb_of(item))))
+            if len(pending) == size:
+                yield from flush()
+        if pending:
+            yield from flush()
+
+
+def load(
+    path: str | Path, device: str = "cpu", batch_size: int = 8, threads: int | None = None
+) -> DepthPredictor:
+    """A predictor from a checkpoint file, a run folder, or an ``.onnx`` file from `export`."""
+    path = Path(path)
+    if path.suffix.lower() == ".onnx":
+        return DepthPredictor(OnnxBackend(path, threads=threads), path, batch_size)
+    from msdepth.checkpoint import load_model
+
+    model, info = load_model(path, device=device)
+    return DepthPredictor(TorchBackend(model, info.config, device), info.path, batch_size)
