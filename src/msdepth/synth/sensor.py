@@ -64,7 +64,7 @@ def kinect_depth(
     missing = ~np.isfinite(z) | (z < MIN_DEPTH) | (z > MAX_DEPTH)
     missing |= grazing < 0.08 + 0.04 * blobs
     missing |= luminance < 0.012 * (1.0 + blobs)  # dark surfaces return no pattern
-    missing |= gloss > 0.6 + 0.3 * blobs  # specular highlights blind the sensor
+    missing |= gloss > 0.6 + 0.2 * np.abs(blobs)  # specular highlights blind the sensor
     missing |= blobs > rng.uniform(2.6, 4.0)  # occasional holes (hair, fabric, IR sunlight)
     # The projector sits beside the camera: background just right of a near edge is unlit.
     band = max(1, round(w / 160))

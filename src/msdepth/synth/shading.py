@@ -61,6 +61,20 @@ def _soften(vis: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return out.reshape(-1)
 
 
+def _half(a: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """(..., H*W) per-pixel values -> (..., ceil(H/2) * ceil(W/2)): every other pixel and row."""
+    lead = a.shape[:-1]
+    return np.ascontiguousarray(a.reshape(*lead, *hw)[..., ::2, ::2]).reshape(*lead, -1)
+
+
+def _double(a: np.ndarray, half_hw: tuple[int, int], hw: tuple[int, int]) -> np.ndarray:
+    """Inverse of `_half` by pixel repetition, cropped to ``hw``."""
+    lead = a.shape[:-1]
+    img = a.reshape(*lead, *half_hw)
+    big = np.repeat(np.repeat(img, 2, axis=-2), 2, axis=-1)[..., : hw[0], : hw[1]]
+    return np.ascontiguousarray(big).reshape(*lead, -1)
+
+
 def shade(
     surface: Surface,
     albedo: np.ndarray,
@@ -68,7 +82,28 @@ def shade(
     scene: Scene,
     hw: tuple[int, int],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Linear radiance (3, P) of every pixel, and the specular highlight strength (P,)."""
+    """Linear radiance (3, P) of every pixel, and the specular highlight strength (P,).
+
+    Lighting varies slowly across a surface, so it is computed on every other pixel and row
+    (a quarter of the work) and repeated; texture detail stays at full resolution. Lighting
+    then bleeds by at most one pixel across silhouettes, below the camera's own blur.
+    """
+    half_hw = ((hw[0] + 1) // 2, (hw[1] + 1) // 2)
+    sparse = Surface(
+        _half(surface.point, hw), _half(surface.normal, hw), None, _half(surface.prim, hw)
+    )
+    irradiance, highlight = _light(sparse, table, scene, half_hw)
+    irradiance = _double(irradiance, half_hw, hw)
+    highlight = _double(highlight, half_hw, hw)
+    radiance = albedo * irradiance
+    radiance += highlight * np.take(table.specular, surface.prim)
+    return radiance, highlight
+
+
+def _light(
+    surface: Surface, table: MaterialTable, scene: Scene, hw: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Irradiance (3, P) and specular highlight strength (P,) at the surface points."""
     p, n = surface.point, surface.normal
     # Ambient from all around, a little stronger from the ceiling side.
     sky = np.float32(scene.ambient) * (np.float32(0.8) + np.float32(0.2) * n[1])
@@ -94,12 +129,10 @@ def shade(
             to_e /= np.sqrt((to_e * to_e).sum(0))
             h = to_l + to_e
             h /= np.sqrt((h * h).sum(0)) + np.float32(1e-6)
-            nh = np.maximum((n[:, glossy] * h).sum(0), np.float32(0.0))
+            nh = np.maximum((n[:, glossy] * h).sum(0), np.float32(0.02))  # no denormals
             nh = nh * nh
             nh = nh * nh
             nh = nh * nh  # (n.h)^8 ...
             nh = nh * nh * nh  # ... ^24: a broad, plastic-like highlight
             highlight[glossy] += nh * vis[glossy] * float(light.intensity.mean()) / d2[glossy]
-    radiance = albedo * irradiance
-    radiance += highlight * np.take(table.specular, surface.prim)
-    return radiance, highlight
+    return irradiance, highlight

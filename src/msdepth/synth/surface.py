@@ -19,7 +19,7 @@ from msdepth.synth.scene import ROOM_NORMALS, Scene
 class Surface:
     point: np.ndarray  # (3, P) world
     normal: np.ndarray  # (3, P) unit, facing the camera side of the surface
-    uv: np.ndarray  # (2, P) metres
+    uv: np.ndarray | None  # (2, P) metres
     prim: np.ndarray  # (P,) int32
 
 

@@ -68,10 +68,9 @@ def _mix(c1: np.ndarray, c2: np.ndarray, m: np.ndarray) -> np.ndarray:
 
 def _texture(kind: int, u, v, s, c1, c2, salt) -> np.ndarray:
     """(M,) coordinates and per-pixel material values ((3, M) colours) -> (3, M) albedo."""
+    if kind == FLAT:  # paint: the shading does the rest
+        return c1
     fine = cell_hash(np.floor(u * 150), np.floor(v * 150), salt)  # ~7 mm grain
-    if kind == FLAT:
-        m = 0.5 + 0.5 * np.sin(u * 1.7 + 2.3 * np.sin(v * 1.3))
-        return c1 * (0.93 + 0.07 * m + 0.03 * fine)
     if kind == NOISE:
         su, sv = u / s, v / s
         m = 0.5 + 0.25 * (np.sin(su + 1.7 * np.sin(sv * 0.7)) + np.sin(sv * 1.3 - su))
