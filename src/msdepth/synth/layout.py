@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from msdepth.synth.palette import Palette
+from msdepth.synth.palette import Palette, pick
 from msdepth.synth.scene import Camera, Light, Material, Scene, nyu_camera
 
 # (origin x, origin z, along unit (x, z), out unit (x, z)) per wall, given room size X, Z.
@@ -123,7 +123,7 @@ def bookcase(b, f, a, w, rng, pal, height_cap) -> None:
 def cabinet(b, f, a, w, rng, pal, height_cap) -> None:
     d, h = (
         rng.uniform(0.4, 0.65),
-        min(rng.choice([rng.uniform(0.7, 1.0), rng.uniform(1.2, 2.0)]), height_cap),
+        min(rng.uniform(0.7, 1.0) if rng.uniform() < 0.5 else rng.uniform(1.2, 2.0), height_cap),
     )
     mat = pal.painted() if rng.uniform() < 0.6 else pal.wood()
     _place(b, f, a, a + w, 0, d, 0, h, mat)
@@ -212,13 +212,13 @@ FLOOR_FURNITURE = (
     (sofa, 1.4, 2.4),
     (counter, 1.2, 3.5),
 )
-FURNITURE_WEIGHTS = np.array([3, 3, 4, 1, 1.5, 1.5])
+FURNITURE_WEIGHTS = (3, 3, 4, 1, 1.5, 1.5)
 
 
 def wall_hangings(b, f, rng, pal, room_h) -> None:
     """Posters, pictures, whiteboards, doors and windows: thin slabs on the wall, no shadows."""
     for _ in range(rng.integers(0, 4)):
-        kind = rng.choice(5, p=[0.4, 0.2, 0.15, 0.15, 0.1])
+        kind = pick(rng, (0.4, 0.2, 0.15, 0.15, 0.1))
         if kind == 0:  # poster / picture
             w, h = rng.uniform(0.25, 1.0), rng.uniform(0.25, 0.9)
             y0, mat = rng.uniform(1.1, max(1.2, room_h - h - 0.3)), pal.poster()
@@ -248,7 +248,7 @@ def clutter(b: SceneBuilder, rng, pal) -> None:
             cx, cz = rng.uniform(x0 + 0.05, x1 - 0.05), rng.uniform(z0 + 0.05, z1 - 0.05)
             if x1 - x0 < 0.15 or z1 - z0 < 0.15:
                 break
-            kind = rng.choice(3, p=[0.5, 0.35, 0.15])
+            kind = pick(rng, (0.5, 0.35, 0.15))
             if kind == 0:
                 sx, sz, sy = rng.uniform(0.08, 0.4), rng.uniform(0.08, 0.3), rng.uniform(0.03, 0.3)
                 sx, sz = min(sx, x1 - cx, cx - x0) * 2, min(sz, z1 - cz, cz - z0) * 2
@@ -297,7 +297,7 @@ def floor_things(b: SceneBuilder, rng, pal) -> None:
                     )
                     b.footprints.append((lo[0], hi[0], lo[2], hi[2]))
     for _ in range(rng.integers(0, 4)):
-        kind = rng.choice(4, p=[0.35, 0.15, 0.3, 0.2])
+        kind = pick(rng, (0.35, 0.15, 0.3, 0.2))
         cx, cz = rng.uniform(0.3, X - 0.3), rng.uniform(0.3, Z - 0.3)
         if kind == 0:  # bin or stool
             r, h, mat = rng.uniform(0.12, 0.25), rng.uniform(0.3, 0.6), pal.object()
@@ -336,7 +336,7 @@ def furnish_walls(b: SceneBuilder, rng, pal) -> None:
             if rng.uniform() < 0.3:  # leave a gap
                 a += rng.uniform(0.3, 1.5)
                 continue
-            k = rng.choice(len(FLOOR_FURNITURE), p=FURNITURE_WEIGHTS / FURNITURE_WEIGHTS.sum())
+            k = pick(rng, FURNITURE_WEIGHTS)
             make, wmin, wmax = FLOOR_FURNITURE[k]
             if make is bed and bed_done:
                 continue

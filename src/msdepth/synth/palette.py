@@ -26,6 +26,16 @@ from msdepth.synth.scene import (
 RGB = tuple[float, float, float]
 
 
+def pick(rng: np.random.Generator, weights: tuple[float, ...]) -> int:
+    """Index drawn with probability proportional to ``weights`` (``rng.choice`` costs 20x more)."""
+    x = rng.uniform(0, sum(weights))
+    for i, w in enumerate(weights):
+        x -= w
+        if x < 0:
+            return i
+    return len(weights) - 1
+
+
 def hsv(h: float, s: float, v: float) -> RGB:
     """HSV (display values in [0, 1]) -> linear RGB."""
     r, g, b = colorsys.hsv_to_rgb(h % 1.0, min(max(s, 0.0), 1.0), min(max(v, 0.0), 1.0))
@@ -57,7 +67,7 @@ class Palette:
         r = self.rng
         c = hsv(r.uniform(0, 1), r.uniform(0, 0.05), r.uniform(0.8, 0.95))
         if r.uniform() < 0.4:  # office ceiling tiles
-            return Material(TILES, c, tuple(x * 0.6 for x in c), scale=r.choice([0.6, 0.61]))
+            return Material(TILES, c, tuple(x * 0.6 for x in c), scale=0.6)
         return Material(FLAT, c)
 
     def floor(self) -> Material:
@@ -95,9 +105,11 @@ class Palette:
             c = hsv(0, 0, r.uniform(0.05, 0.15))
         else:
             c = hsv(
-                self._near(r.choice(self.accent_hues)), r.uniform(0.2, 0.7), r.uniform(0.3, 0.9)
+                self._near(self.accent_hues[r.integers(0, 3)]),
+                r.uniform(0.2, 0.7),
+                r.uniform(0.3, 0.9),
             )
-        kind = r.choice([FLAT, FLAT, STRIPES]) if u >= 0.3 else FLAT
+        kind = STRIPES if u >= 0.3 and r.uniform() < 1 / 3 else FLAT
         return Material(
             int(kind), c, tuple(x * 0.75 for x in c), scale=r.uniform(0.3, 0.6), specular=0.15
         )
@@ -105,7 +117,9 @@ class Palette:
     def fabric(self) -> Material:
         r = self.rng
         c = hsv(
-            self._near(r.choice(self.accent_hues), 0.08), r.uniform(0.1, 0.7), r.uniform(0.2, 0.8)
+            self._near(self.accent_hues[r.integers(0, 3)], 0.08),
+            r.uniform(0.1, 0.7),
+            r.uniform(0.2, 0.8),
         )
         c2 = tuple(x * r.uniform(0.5, 0.9) for x in c)
         if r.uniform() < 0.2:

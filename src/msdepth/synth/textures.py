@@ -113,20 +113,22 @@ def _texture(kind: int, u, v, s, c1, c2, salt) -> np.ndarray:
 
 
 def albedo(uv: np.ndarray, prim: np.ndarray, table: MaterialTable) -> np.ndarray:
-    """(2, P) texture coordinates and primitive ids -> (3, P) float32 surface colour."""
-    out = np.empty((3, len(prim)), np.float32)
+    """(2, P) texture coordinates and primitive ids -> (3, P) float32 surface colour.
+
+    Every pixel starts with its material's first colour (flat paint, the commonest kind);
+    the other kinds are then evaluated on their own pixels only.
+    """
+    out = np.stack([np.take(table.color1[:, c], prim) for c in range(3)])
     kind = np.take(table.kind, prim)
-    c1, c2 = table.color1.T, table.color2.T
     for k in np.flatnonzero(np.bincount(kind, minlength=EMISSIVE + 1)):
+        if k in (FLAT, EMISSIVE):
+            continue
         sel = np.flatnonzero(kind == k)
         pid = prim[sel]
-        out[:, sel] = _texture(
-            int(k),
-            uv[0, sel],
-            uv[1, sel],
-            np.take(table.scale, pid),
-            c1[:, pid],
-            c2[:, pid],
-            np.take(table.salt, pid),
-        )
+        c1 = np.stack([out[c, sel] for c in range(3)])
+        c2 = np.stack([np.take(table.color2[:, c], pid) for c in range(3)])
+        u, v = uv[0, sel], uv[1, sel]
+        colour = _texture(int(k), u, v, np.take(table.scale, pid), c1, c2, np.take(table.salt, pid))
+        for c in range(3):
+            out[c, sel] = colour[c]
     return out
