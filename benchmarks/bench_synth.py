@@ -1,0 +1,125 @@
+"""Synthetic-data render speed: frames per second at 320x240, one process and the whole pool.
+
+    python benchmarks/bench_synth.py [--frames 400] [--workers 2] [--size 320x240]
+
+Prints one JSON object: machine, per-stage milliseconds per frame (one process, CPU time),
+single-process frames/s, and end-to-end `synthesize_dataset` frames/s (rendering + writing)
+with ``--workers`` processes. Wall-clock figures depend on what else runs on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np
+
+from harness import emit
+from msdepth.synth import synthesize_dataset
+from msdepth.synth.layout import random_scene
+from msdepth.synth.raycast import cast
+from msdepth.synth.render import frame_rng, render_sample
+from msdepth.synth.scene import EMISSIVE
+from msdepth.synth.sensor import camera_image, kinect_depth
+from msdepth.synth.shading import shade
+from msdepth.synth.surface import surface_at
+from msdepth.synth.textures import MaterialTable, albedo
+
+
+def stage_times(frames: int, size: tuple[int, int]) -> dict[str, float]:
+    """CPU milliseconds per frame of each rendering stage (mirrors `render_scene`)."""
+    total: dict[str, float] = {}
+
+    def tick(name: str, t0: float) -> float:
+        t1 = time.process_time()
+        total[name] = total.get(name, 0.0) + (t1 - t0) * 1e3 / frames
+        return t1
+
+    prims = 0
+    for i in range(frames):
+        t = time.process_time()
+        rng = frame_rng(12345, "train", i)
+        scene = random_scene(rng, size)
+        prims += scene.primitive_count
+        t = tick("layout", t)
+        cam = scene.camera
+        hw = (cam.height, cam.width)
+        rays, hits = cast(cam, scene)
+        t = tick("raycast", t)
+        surf = surface_at(rays, hits, scene)
+        t = tick("surface", t)
+        table = MaterialTable.of(scene.materials)
+        base = albedo(surf.uv, surf.prim, table)
+        t = tick("textures", t)
+        radiance, highlight = shade(surf, base, table, scene, hw)
+        lamp = np.take(table.kind, surf.prim) == EMISSIVE
+        radiance[:, lamp] = base[:, lamp] * 3.0
+        t = tick("shading+shadows", t)
+        camera_image(radiance.reshape(3, *hw), rng)
+        t = tick("image sensor", t)
+        ones = np.ones(hw, np.float32)
+        kinect_depth(hits.depth, ones, ones, highlight.reshape(hw), rng)
+        tick("depth sensor", t)
+    total = {k: round(v, 3) for k, v in total.items()}
+    total["primitives per scene"] = round(prims / frames, 1)
+    return total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=400, help="frames for the end-to-end run")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--size", default="320x240")
+    ap.add_argument("--json", default=None, help="also write the result to this file")
+    args = ap.parse_args()
+    w, h = (int(x) for x in args.size.split("x"))
+
+    render_sample(0, "train", 0, (w, h))  # warm caches (noise tables, pixel grids)
+    stages = stage_times(min(100, args.frames), (w, h))
+
+    n1 = min(100, args.frames)
+    t0 = time.perf_counter()
+    for i in range(n1):
+        render_sample(1, "train", i, (w, h))
+    single = n1 / (time.perf_counter() - t0)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        synthesize_dataset(
+            Path(tmp) / "bench",
+            args.frames,
+            0,
+            seed=2,
+            size=(w, h),
+            workers=args.workers,
+            progress=False,
+        )
+        pool = args.frames / (time.perf_counter() - t0)
+
+    emit(
+        "synth",
+        {
+            "size": f"{w}x{h}",
+            "cores_usable": len(os.sched_getaffinity(0)),
+            "load_average_1min_at_end": round(os.getloadavg()[0], 2),
+            "stage_cpu_ms_per_frame": stages,
+            "single_process_frames_per_s": round(single, 1),
+            "end_to_end": {
+                "frames": args.frames,
+                "workers": args.workers,
+                "frames_per_s": round(pool, 1),
+            },
+        },
+        args.json,
+    )
+
+
+if __name__ == "__main__":
+    main()

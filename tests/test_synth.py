@@ -1,0 +1,128 @@
+"""The synthetic renderer: exact z-depth geometry, determinism, plausible random rooms."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from msdepth.synth import render_sample, render_scene
+from msdepth.synth.scene import FLAT, Camera, Material, Scene, look_rotation, nyu_intrinsics
+from msdepth.synth.sensor import MAX_DEPTH, MIN_DEPTH, clean_depth, kinect_depth
+
+SMALL = (80, 60)
+
+
+def empty_room(camera: Camera, room=(8.0, 4.0, 8.0), boxes=()) -> Scene:
+    """A bare room (no lights: ambient only) with optional boxes, all flat grey."""
+    grey = Material(FLAT, (0.5, 0.5, 0.5))
+    boxes = np.array(boxes, np.float32).reshape(-1, 6)
+    return Scene(
+        room=np.array(room, np.float32),
+        camera=camera,
+        boxes=boxes,
+        materials=[grey] * (6 + len(boxes)),
+        casts_shadow=np.array([False] * 6 + [True] * len(boxes)),
+    )
+
+
+def kinect_camera(position, yaw=0.0, pitch=0.0, roll=0.0, size=(320, 240)) -> Camera:
+    k = nyu_intrinsics(size)
+    rot = look_rotation(yaw, pitch, roll)
+    return Camera(np.array(position, np.float32), rot, k["fx"], k["fy"], k["cx"], k["cy"], *size)
+
+
+@pytest.mark.parametrize("distance", [0.8, 2.5, 6.0])
+def test_camera_facing_a_wall_sees_depth_d_everywhere(distance):
+    # Camera at z = distance looking along -z at the wall z = 0, which fills the view.
+    camera = kinect_camera((15.0, 15.0, distance), yaw=math.pi)
+    scene = empty_room(camera, room=(30.0, 30.0, 8.0))
+    _, depth = render_scene(scene, np.random.default_rng(0), sensor=False)
+    assert depth.shape == (240, 320)
+    np.testing.assert_allclose(depth, distance, rtol=1e-5)
+
+
+def test_depth_is_along_the_optical_axis_not_the_ray_length():
+    # Looking straight down from height h: the floor's z-depth is h even at the image corners,
+    # where the ray to the floor is about 40% longer.
+    h = 1.4
+    camera = kinect_camera((4.0, h, 4.0), pitch=-math.pi / 2)
+    _, depth = render_scene(empty_room(camera), np.random.default_rng(0), sensor=False)
+    np.testing.assert_allclose(depth, h, rtol=1e-5)
+
+
+def test_a_box_in_front_of_the_wall_is_nearer_by_its_distance():
+    camera = kinect_camera((15.0, 15.0, 5.0), yaw=math.pi)
+    box = (14.5, 14.5, 2.0, 15.5, 15.5, 3.0)  # front face at z = 3, i.e. 2 m from the camera
+    scene = empty_room(camera, room=(30.0, 30.0, 8.0), boxes=[box])
+    _, depth = render_scene(scene, np.random.default_rng(0), sensor=False)
+    centre = depth[110:130, 150:170]
+    np.testing.assert_allclose(centre, 2.0, rtol=1e-5)
+    assert depth[5, 5] == pytest.approx(5.0, rel=1e-5)  # the wall behind, at the corner
+
+
+def test_same_seed_same_frame_bit_for_bit():
+    a_rgb, a_depth = render_sample(7, "train", 3, SMALL)
+    b_rgb, b_depth = render_sample(7, "train", 3, SMALL)
+    assert np.array_equal(a_rgb, b_rgb)
+    assert np.array_equal(a_depth, b_depth)
+
+
+def test_other_seed_index_or_split_gives_another_frame():
+    rgb, depth = render_sample(7, "train", 3, SMALL)
+    for other in [(8, "train", 3), (7, "train", 4), (7, "test", 3)]:
+        o_rgb, o_depth = render_sample(*other, SMALL)
+        assert not np.array_equal(rgb, o_rgb)
+        assert not np.array_equal(depth, o_depth)
+
+
+def test_random_rooms_have_indoor_depth_and_mostly_valid_pixels():
+    frames = [render_sample(1, "train", i, SMALL) for i in range(12)]
+    valid_fractions = []
+    for rgb, depth in frames:
+        assert rgb.dtype == np.uint8 and rgb.shape == (60, 80, 3)
+        assert depth.dtype == np.float32 and depth.shape == (60, 80)
+        valid = depth > 0
+        assert np.all(depth[valid] >= MIN_DEPTH * 0.98)
+        assert np.all(depth[valid] <= MAX_DEPTH * 1.02)
+        assert rgb.std() > 5  # not a blank image
+        valid_fractions.append(valid.mean())
+    assert np.mean(valid_fractions) > 0.8
+    assert min(valid_fractions) > 0.3
+    medians = [np.median(d[d > 0]) for _, d in frames]
+    assert 1.0 < np.median(medians) < 6.0  # NYU's median depth is about 2.5-3.5 m
+
+
+def test_sensor_drops_depth_out_of_kinect_range():
+    depth = np.array([[0.3, 0.6, 9.5, 12.0, np.inf]], np.float32)
+    np.testing.assert_array_equal(clean_depth(depth) > 0, [[False, True, True, False, False]])
+
+
+def test_sensor_noise_grows_with_distance_like_a_kinect():
+    rng = np.random.default_rng(0)
+    ones = np.ones((200, 200), np.float32)
+    stds = []
+    for z in (1.0, 4.0):
+        out = kinect_depth(ones * z, ones, ones, ones * 0, rng)
+        valid = out > 0
+        assert valid.mean() > 0.95
+        stds.append(float((out[valid] - z).std()))
+    assert stds[0] == pytest.approx(0.0012 + 0.0019 * 0.6**2, rel=0.3)
+    assert stds[1] == pytest.approx(0.0012 + 0.0019 * 3.6**2, rel=0.3)
+
+
+def test_render_at_training_size_smoke():
+    """A handful of full-size frames render (speed is measured by benchmarks/bench_synth.py)."""
+    for i in range(4):
+        rgb, depth = render_sample(0, "train", i)
+        assert rgb.shape == (240, 320, 3) and depth.shape == (240, 320)
+        assert (depth > 0).mean() > 0.3
+
+
+def test_intrinsics_are_nyu_kinect_scaled_to_the_output_size():
+    k = nyu_intrinsics((320, 240))
+    assert k["fx"] == pytest.approx(518.8579 / 2)
+    assert k["fy"] == pytest.approx(519.4696 / 2)
+    assert k["cx"] == pytest.approx(325.5824 / 2)
+    assert k["cy"] == pytest.approx(253.7362 / 2)
