@@ -19,6 +19,7 @@ a format's divisor (file value / scale = metres) where the format has one.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,23 +52,29 @@ class DepthFormat:
 def _open_image_values(path: Path) -> np.ndarray:
     """Pixel values of a single-channel 16-bit (or 8-bit) image file, as Pillow decodes them."""
     try:
-        with Image.open(path) as image:
-            image.load()
-            mode = image.mode
-            if mode not in ("I;16", "I;16B", "I;16L", "I;16N", "I", "L", "F"):
-                raise DataError(
-                    f"depth {path} is a {mode} image; depth must be a single-channel 16-bit "
-                    "image (an RGB or colour-mapped depth picture cannot be made metric)"
-                )
-            return np.asarray(image)
-    except DataError:
-        raise
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                mode = image.mode
+                values = np.asarray(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DataError(
+            f"depth {path} is too large to decode safely (over {Image.MAX_IMAGE_PIXELS} "
+            "pixels); resize it first"
+        ) from None
     except UnidentifiedImageError:
         raise DataError(
             f"depth {path} is not an image Pillow can read (corrupt or another format)"
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"depth {path} is corrupt or truncated ({exc})") from None
+    if mode not in ("I;16", "I;16B", "I;16L", "I;16N", "I", "L", "F"):
+        raise DataError(
+            f"depth {path} is a {mode} image; depth must be a single-channel 16-bit "
+            "image (an RGB or colour-mapped depth picture cannot be made metric)"
+        )
+    return values
 
 
 def read_uint16_image(path: Path) -> np.ndarray:
@@ -124,7 +131,8 @@ def read_npy(path: Path) -> np.ndarray:
         raise DataError(f"depth {path} is not a readable .npy array ({exc})") from None
     if values.ndim == 3 and values.shape[-1] == 1:
         values = values[..., 0]
-    if values.ndim != 2 or not np.issubdtype(values.dtype, np.number):
+    real = np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)
+    if values.ndim != 2 or not real:
         raise DataError(
             f"depth {path} holds a {values.dtype} array of shape {values.shape}; expected (H, W) "
             "numbers in metres"
