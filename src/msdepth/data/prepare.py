@@ -185,10 +185,16 @@ def read_nyu_splits(path: str | Path) -> dict[str, np.ndarray]:
     for split, key in (("train", "trainNdxs"), ("test", "testNdxs")):
         if key not in mat:
             raise DataError(f"{path} has no {key!r}; give the NYU Depth V2 splits.mat")
-        idx = np.asarray(mat[key]).astype(np.int64).ravel()
-        if idx.size == 0 or idx.min() < 1:
-            raise DataError(f"{path}: {key} must hold 1-based image indices")
-        splits[split] = idx - 1
+        values = np.asarray(mat[key]).ravel()
+        if (
+            values.size == 0
+            or not np.issubdtype(values.dtype, np.number)
+            or not np.all(np.isfinite(values))
+            or np.any(values != np.round(values))
+            or values.min() < 1
+        ):
+            raise DataError(f"{path}: {key} must hold 1-based whole-number image indices")
+        splits[split] = values.astype(np.int64) - 1
     if np.intersect1d(splits["train"], splits["test"]).size:
         raise DataError(f"{path}: trainNdxs and testNdxs overlap")
     return splits
@@ -222,14 +228,18 @@ def prepare_nyu_mat(
     with f:
         keys = ["images", "depths"] + (["rawDepths"] if raw_depth else [])
         for key in keys:
-            if key not in f:
+            if not isinstance(f.get(key), h5py.Dataset):
                 raise DataError(f"{mat_path} has no {key!r} dataset; give nyu_depth_v2_labeled.mat")
         images, depths = f["images"], f["depths"]
         raws = f["rawDepths"] if raw_depth else None
         if images.ndim != 4 or images.shape[1] != 3:
             raise DataError(f"{mat_path}: 'images' has shape {images.shape}, expected (N, 3, W, H)")
+        if images.dtype != np.uint8:
+            raise DataError(f"{mat_path}: 'images' is {images.dtype}, expected uint8 RGB")
         n, _, w, h = images.shape
         for key, ds in (("depths", depths), ("rawDepths", raws)):
+            if ds is not None and ds.dtype.kind not in "fiu":
+                raise DataError(f"{mat_path}: {key!r} is {ds.dtype}, expected depth in metres")
             if ds is not None and ds.shape != (n, w, h):
                 raise DataError(
                     f"{mat_path}: {key!r} has shape {ds.shape}, expected {(n, w, h)} like 'images'"
