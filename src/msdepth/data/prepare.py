@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from msdepth.data.pairs import PairSpec, load_pair
-from msdepth.data.prepared import DatasetWriter, valid_depth_mask
+from msdepth.data.prepared import DatasetWriter, recover_interrupted, valid_depth_mask
 from msdepth.data.resize import half_size, resize_depth, resize_rgb, scale_intrinsics
 from msdepth.errors import DataError
 
@@ -148,6 +148,9 @@ def prepare_pairs(
 
 def check_output(out: Path, overwrite: bool) -> None:
     """Refuse early (before any decoding) what `DatasetWriter` would refuse at the end."""
+    recover_interrupted(out)
+    if out.parent.exists() and not out.parent.is_dir():
+        raise DataError(f"cannot write {out}: {out.parent} is a file, not a folder")
     if out.exists() and not overwrite:
         raise DataError(f"{out} already exists; pass --overwrite to replace it")
     if out.exists() and not out.is_dir():

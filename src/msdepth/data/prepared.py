@@ -10,14 +10,22 @@ Layout of a dataset folder::
 
 Arrays are plain ``.npy`` files opened memory-mapped, so random access is cheap and worker
 processes share the page cache. A dataset is written under a temporary name and renamed into
-place only when complete: a folder with a ``meta.json`` is always whole.
+place only when complete: a folder with a ``meta.json`` is always whole. What a killed writer
+leaves behind (``DIR.tmp-<pid>``, or ``DIR.old-<pid>`` if it died between the two renames that
+replace a dataset on systems without an atomic exchange) is tidied by the next writer or reader
+of ``DIR`` on the same machine (`recover_interrupted`).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import os
+import re
 import shutil
+import socket
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,6 +182,97 @@ def truncate_npy(path: Path, n: int) -> None:
         f.truncate(offset + n * row)
 
 
+# ---- crash safety --------------------------------------------------------------------------
+
+WRITER_FILE = ".writer"  # "host pid" of the process writing a DIR.tmp-<pid> folder
+_LEFTOVER = re.compile(r"^(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _written_here_by_dead_process(folder: Path, pid: int) -> bool:
+    """True when ``folder``'s writer ran on this machine and is gone (never another host's)."""
+    marker = folder / WRITER_FILE
+    try:
+        host, _, marker_pid = marker.read_text(encoding="utf-8").partition(" ")
+    except OSError:
+        host, marker_pid = socket.gethostname(), str(pid)  # killed before the marker was written
+    return host == socket.gethostname() and not _pid_alive(int(marker_pid or pid))
+
+
+def recover_interrupted(out: str | Path) -> None:
+    """Tidy what a killed writer of dataset ``out`` left beside it, on this machine.
+
+    ``out.old-<pid>`` (the previous dataset, moved aside by a writer killed before it moved
+    the new one in) is put back when ``out`` is missing; ``out.tmp-<pid>`` folders of dead
+    writers are removed. Folders of live processes and of other hosts are left alone.
+    """
+    out = Path(out)
+    try:
+        entries = list(out.parent.iterdir())
+    except OSError:
+        return
+    for path in sorted(entries, key=lambda p: ".old-" not in p.name):  # restore before removing
+        m = _LEFTOVER.match(path.name)
+        if not m or m.group("name") != out.name or not path.is_dir():
+            continue
+        pid = int(m.group("pid"))
+        if pid == os.getpid() or _pid_alive(pid):
+            continue
+        if m.group("kind") == "old":
+            if not out.exists() and (path / "meta.json").is_file():
+                try:
+                    os.replace(path, out)
+                    continue
+                except OSError:
+                    pass
+            shutil.rmtree(path, ignore_errors=True)
+        elif _written_here_by_dead_process(path, pid):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return result == 0
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 class DatasetWriter:
     """Writes a prepared dataset atomically: into ``DIR.tmp-<pid>``, renamed to ``DIR`` at the end.
 
@@ -192,6 +291,11 @@ class DatasetWriter:
         overwrite: bool = False,
     ):
         self.out = Path(out)
+        recover_interrupted(self.out)
+        if self.out.parent.exists() and not self.out.parent.is_dir():
+            raise DataError(f"cannot write {self.out}: {self.out.parent} is a file, not a folder")
+        if self.out.exists() and not self.out.is_dir():
+            raise DataError(f"{self.out} is a file; choose another --out")
         if depth_dtype not in DEPTH_DTYPES:
             raise DataError(
                 f"depth dtype must be one of {', '.join(DEPTH_DTYPES)}, got {depth_dtype!r}"
@@ -211,9 +315,15 @@ class DatasetWriter:
         self.extra_meta: dict[str, Any] = {}
 
     def __enter__(self) -> DatasetWriter:
-        if self.tmp.exists():
-            shutil.rmtree(self.tmp)
-        self.tmp.mkdir(parents=True)
+        try:
+            if self.tmp.exists():
+                shutil.rmtree(self.tmp)
+            self.tmp.mkdir(parents=True)
+            (self.tmp / WRITER_FILE).write_text(
+                f"{socket.gethostname()} {os.getpid()}", encoding="utf-8"
+            )
+        except OSError as exc:
+            raise DataError(f"cannot create {self.tmp} ({exc.strerror}); check --out") from None
         return self
 
     def split(self, name: str, capacity: int, raw_depth: bool = False) -> SplitWriter:
@@ -243,14 +353,23 @@ class DatasetWriter:
             "splits": {name: sw.close() for name, sw in self.splits.items()},
             **self.extra_meta,
         }
-        (self.tmp / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        old = None
-        if self.out.exists():
-            old = self.out.with_name(f"{self.out.name}.old-{os.getpid()}")
-            os.replace(self.out, old)
-        os.replace(self.tmp, self.out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        (self.tmp / WRITER_FILE).unlink()
+        with open(self.tmp / "meta.json", "w", encoding="utf-8") as f:
+            f.write(json.dumps(meta, indent=2))
+            f.flush()
+            os.fsync(f.fileno())  # the arrays are flushed by close(); meta.json marks them whole
+        _fsync_dir(self.tmp)
+        if self.out.exists() and _exchange(self.tmp, self.out):
+            shutil.rmtree(self.tmp, ignore_errors=True)  # now holds the previous dataset
+        else:
+            old = None
+            if self.out.exists():
+                old = self.out.with_name(f"{self.out.name}.old-{os.getpid()}")
+                os.replace(self.out, old)
+            os.replace(self.tmp, self.out)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        _fsync_dir(self.out.parent)
 
 
 # ---- reading -------------------------------------------------------------------------------
@@ -260,6 +379,8 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     """The ``meta.json`` of a prepared dataset, checked for format and version."""
     path = Path(path)
     meta_path = path / "meta.json"
+    if not path.exists():
+        recover_interrupted(path)
     if not path.exists():
         raise DataError(
             f"dataset {path} does not exist; create it with `msdepth prepare` or `msdepth synth`"
