@@ -60,7 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from msdepth.errors import ConfigError
     from msdepth.evaluation import EvalSettings, evaluate, open_samples, results_table
+    from msdepth.fileio import atomic_path
     from msdepth.inference import load
 
     crop = args.crop or ("garg" if args.kitti else "eigen")
@@ -74,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         flip_tta=args.flip_tta,
         batch_size=args.batch_size,
     )
+    if args.json is not None and args.json.is_dir():
+        raise ConfigError(f"--json {args.json} is a folder; give a file name such as metrics.json")
     source = open_samples(
         args.data, args.split, args.depth_format, args.depth_scale, depth_dir=args.depth_dir
     )
@@ -113,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pooled:
         print("pixel-pooled: " + "  ".join(f"{k} {v:.4f}" for k, v in result.pooled.items()))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
         print(f"wrote {args.json}")
     return 0

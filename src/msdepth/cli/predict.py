@@ -67,6 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from msdepth.fileio import ensure_folder
     from msdepth.inference import load
     from msdepth.inference.inputs import expand_paths, is_video, iter_frames
     from msdepth.inference.outputs import OutputOptions, write_outputs
@@ -87,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         cy=args.cy,
         fov=args.fov,
     )
+    ensure_folder(args.out, "--out folder")
     paths = expand_paths(args.inputs)
     inputs = {p.resolve() for p in paths}
     predictor = load(args.onnx or args.checkpoint, device=args.device, batch_size=args.batch_size)

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from msdepth.errors import DataError
+from msdepth.fileio import atomic_path, ensure_folder
 from msdepth.inference.pointcloud import Intrinsics, save_ply, to_point_cloud
 from msdepth.visualize import colorize_depth, make_panel, save_png
 
@@ -131,28 +132,31 @@ def write_outputs(
     """Write every requested output for one prediction; returns the files written.
 
     ``protect``: resolved paths never to overwrite (the inputs), a `DataError` instead.
+    Each file is written under a temporary name and renamed into place, so an existing file of
+    the same name is never left half-written.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out_dir)
     written: list[Path] = []
     color = None
     for kind in options.kinds:
         path = out_dir / f"{name}{SUFFIXES[kind]}"
         if protect and path.resolve() in protect:
             raise DataError(f"output {path} would overwrite an input; choose another --out")
-        if kind == "npy":
-            np.save(path, np.asarray(depth, dtype=np.float32))
-        elif kind == "png16":
-            Image.fromarray(depth_to_png16(depth)).save(path)
-        elif kind in ("color", "panel"):
-            if color is None:
-                color = color_depth_image(depth, options.colorbar, options.vmin, options.vmax)
-            save_png(path, color if kind == "color" else make_panel([rgb, color]))
-        elif kind == "ply":
-            h, w = depth.shape
-            mask = None if options.max_depth is None else depth <= options.max_depth
-            points, colors = to_point_cloud(depth, rgb, options.intrinsics(w, h), mask)
-            save_ply(path, points, colors, binary=not options.ply_ascii)
-        else:  # pragma: no cover - the CLI validates kinds
-            raise ValueError(f"unknown output {kind!r}")
+        with atomic_path(path) as tmp:
+            if kind == "npy":
+                np.save(tmp, np.asarray(depth, dtype=np.float32))
+            elif kind == "png16":
+                Image.fromarray(depth_to_png16(depth)).save(tmp, format="PNG")
+            elif kind in ("color", "panel"):
+                if color is None:
+                    color = color_depth_image(depth, options.colorbar, options.vmin, options.vmax)
+                save_png(tmp, color if kind == "color" else make_panel([rgb, color]))
+            elif kind == "ply":
+                h, w = depth.shape
+                mask = None if options.max_depth is None else depth <= options.max_depth
+                points, colors = to_point_cloud(depth, rgb, options.intrinsics(w, h), mask)
+                save_ply(tmp, points, colors, binary=not options.ply_ascii)
+            else:  # pragma: no cover - the CLI validates kinds
+                raise ValueError(f"unknown output {kind!r}")
         written.append(path)
     return written
