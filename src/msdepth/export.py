@@ -19,11 +19,13 @@ from pathlib import Path
 import torch
 
 from msdepth.checkpoint import CheckpointInfo, load_model
-from msdepth.errors import CheckpointError
+from msdepth.errors import CheckpointError, ConfigError
+from msdepth.fileio import atomic_path
 from msdepth.inference.backends import ONNX_FORMAT, ONNX_INPUT, ONNX_OUTPUT
 from msdepth.models import MultiScaleDepth
 
 ONNX_OPSET = 18
+MIN_OPSET = 17  # lower opsets cannot express the network (no version adapters)
 
 
 def _example_input(model: MultiScaleDepth, batch: int = 2) -> torch.Tensor:
@@ -45,10 +47,18 @@ def onnx_metadata(info: CheckpointInfo) -> dict[str, str]:
 
 def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = ONNX_OPSET) -> Path:
     """Write the checkpoint's network as ONNX with a dynamic batch axis (torch.onnx dynamo
-    exporter) and the msdepth metadata; returns the path."""
+    exporter) and the msdepth metadata; returns the path. The file is replaced only when the
+    export succeeded."""
+    import onnx
+
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= newest:
+        raise ConfigError(
+            f"--opset {opset} is not supported; choose {MIN_OPSET} to {newest} "
+            f"(default {ONNX_OPSET})"
+        )
     model, info = load_model(checkpoint)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     batch = torch.export.Dim("batch", min=1, max=1024)
     # The exporter is chatty (progress lines, optional-dependency warnings): keep it quiet.
     quiet = io.StringIO()
@@ -74,8 +84,15 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = ONNX_OPSET
         ) from None
     finally:
         onnx_logger.setLevel(previous)
+    got = program.model.opset_imports.get("")
+    if got != opset:  # the exporter falls back to its own opset when conversion fails
+        raise ConfigError(
+            f"ONNX export of {info.path} could not target opset {opset} (got {got}); "
+            f"use --opset {ONNX_OPSET}"
+        )
     program.model.metadata_props.update(onnx_metadata(info))
-    program.save(str(out), external_data=False)
+    with atomic_path(out) as tmp:
+        program.save(str(tmp), external_data=False)
     return out
 
 
@@ -88,9 +105,8 @@ def export_torchscript(checkpoint: str | Path, out: str | Path) -> Path:
     """
     model, info = load_model(checkpoint)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), atomic_path(out) as tmp:
         warnings.simplefilter("ignore")  # PyTorch 2.13 marks TorchScript deprecated; it works
         traced = torch.jit.trace(model, (_example_input(model),), check_trace=False)
-        torch.jit.save(traced, str(out), _extra_files={"config.json": info.config.to_json()})
+        torch.jit.save(traced, str(tmp), _extra_files={"config.json": info.config.to_json()})
     return out
