@@ -32,6 +32,26 @@ class Backend(Protocol):
     def __call__(self, batch: np.ndarray) -> np.ndarray: ...
 
 
+def check_device(device: str) -> str:
+    """``device`` if PyTorch can run on it here, else a one-line `ConfigError` saying why."""
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, ValueError, TypeError):
+        raise ConfigError(f"device {device!r} is not a device name; use cpu or cuda") from None
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }
+    if not available.get(kind, False):
+        raise ConfigError(
+            f"device {device!r} is not available to this PyTorch build or machine; use cpu"
+        )
+    return str(device)
+
+
 class TorchBackend:
     """A `MultiScaleDepth` in eval mode; no autograd (``torch.inference_mode``)."""
 

@@ -147,6 +147,7 @@ def load(
     if path.suffix.lower() == ".onnx":
         return DepthPredictor(OnnxBackend(path, threads=threads), path, batch_size)
     from msdepth.checkpoint import load_model
+    from msdepth.inference.backends import check_device
 
-    model, info = load_model(path, device=device)
+    model, info = load_model(path, device=check_device(device))
     return DepthPredictor(TorchBackend(model, info.config, device), info.path, batch_size)
