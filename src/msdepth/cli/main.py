@@ -31,14 +31,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
+    """Entry point of the console script; returns the exit code.
+
+    User errors (`MsdepthError`) and what the machine refuses (`OSError`: disk full, permission
+    denied, ...; `MemoryError`) are printed as one line and exit with 2; anything else is a
+    bug and keeps its traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         result = args.func(args)
     except MsdepthError as exc:
-        print(f"msdepth {args.command}: error: {exc}", file=sys.stderr)
+        print(f"msdepth {args.command}: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(
+            f"msdepth {args.command}: error: {_one_line(exc.strerror or str(exc))}{where}",
+            file=sys.stderr,
+        )
+        return 2
+    except MemoryError:
+        print(
+            f"msdepth {args.command}: error: out of memory; use smaller images, batches or "
+            "fewer workers",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print(f"msdepth {args.command}: interrupted", file=sys.stderr)
