@@ -9,10 +9,16 @@ the same name beside it repeats that for people and adds metrics. A run folder h
     RUN/checkpoints/<stage>-<step>.safetensors (+ .json, + .state.pt optimiser/RNG state)
 
 Every command that takes a checkpoint accepts the file or the run folder (`resolve_checkpoint`).
+
+Integrity: the header also holds ``weights_sha256``, a digest of every tensor's name, dtype,
+shape and bytes; loading recomputes it, so flipped or overwritten weight bytes (which
+safetensors itself does not notice) are refused. Files written before the digest existed load
+without the check.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -42,6 +48,17 @@ class CheckpointInfo:
     stage: str
     step: int
     metrics: dict[str, Any] = field(default_factory=dict)
+    weights_sha256: str | None = None  # None in checkpoints older than the digest
+
+
+def weights_digest(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a state dict: names, dtypes, shapes and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().data if t.numel() else b"")
+    return h.hexdigest()
 
 
 def save_model(
@@ -66,6 +83,7 @@ def save_model(
         "config": config.to_json(),
         "stage": stage,
         "step": str(step),
+        "weights_sha256": weights_digest(state),
     }
     tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
     try:
@@ -141,7 +159,9 @@ def read_info(path: str | Path) -> CheckpointInfo:
             metrics = json.loads(sidecar.read_text(encoding="utf-8")).get("metrics", {})
         except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             metrics = {}
-    return CheckpointInfo(path, config, meta.get("stage", "fine"), step, metrics)
+    return CheckpointInfo(
+        path, config, meta.get("stage", "fine"), step, metrics, meta.get("weights_sha256")
+    )
 
 
 def load_model(
@@ -154,6 +174,11 @@ def load_model(
         state = load_file(str(info.path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{info.path} is corrupt or truncated ({exc})") from None
+    if info.weights_sha256 is not None and weights_digest(state) != info.weights_sha256:
+        raise CheckpointError(
+            f"{info.path} is damaged: its weights do not match the digest in its header "
+            "(corrupted or tampered); use another checkpoint or copy it again"
+        )
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
