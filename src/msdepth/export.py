@@ -57,8 +57,10 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = ONNX_OPSET
             f"--opset {opset} is not supported; choose {MIN_OPSET} to {newest} "
             f"(default {ONNX_OPSET})"
         )
-    model, info = load_model(checkpoint)
     out = Path(out)
+    if out.is_dir():
+        raise CheckpointError(f"{out} is a folder; give a file name such as model.onnx")
+    model, info = load_model(checkpoint)
     batch = torch.export.Dim("batch", min=1, max=1024)
     # The exporter is chatty (progress lines, optional-dependency warnings): keep it quiet.
     quiet = io.StringIO()
@@ -103,8 +105,10 @@ def export_torchscript(checkpoint: str | Path, out: str | Path) -> Path:
     PyTorch 2.13 deprecates TorchScript in favour of ``torch.export``; it still loads in C++
     (libtorch) and older PyTorch, which is what it is kept for. ONNX is the recommended target.
     """
-    model, info = load_model(checkpoint)
     out = Path(out)
+    if out.is_dir():
+        raise CheckpointError(f"{out} is a folder; give a file name such as model.pt")
+    model, info = load_model(checkpoint)
     with warnings.catch_warnings(), torch.no_grad(), atomic_path(out) as tmp:
         warnings.simplefilter("ignore")  # PyTorch 2.13 marks TorchScript deprecated; it works
         traced = torch.jit.trace(model, (_example_input(model),), check_trace=False)
