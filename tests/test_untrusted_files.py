@@ -79,7 +79,7 @@ def test_a_planted_pickle_is_refused_when_named_as_the_checkpoint(run_with_plant
         "sub/../../outside.png,a_depth.png",
         "{abs},a_depth.png",
         "a.png,../outside_depth.png",
-    ],  # fmt: skip
+    ],
 )
 @pytest.mark.parametrize("command", ["prepare", "evaluate"])
 def test_csv_paths_cannot_leave_the_list_folder(tmp_path, capsys, line, command):
