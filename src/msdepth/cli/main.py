@@ -15,7 +15,7 @@ from msdepth import __version__
 from msdepth.errors import MsdepthError
 
 # In the order of the walk: data, training, using the model.
-SUBCOMMANDS = ["info"]
+SUBCOMMANDS = ["info", "train"]
 
 
 def build_parser() -> argparse.ArgumentParser:

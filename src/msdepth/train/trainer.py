@@ -1,0 +1,557 @@
+"""The paper's two-stage training: coarse alone, then fine on a frozen coarse network.
+
+`train` is the whole API; `Trainer.run_stage` is the loop (data, forward, loss, backward, step,
+then the periodic work: log, panel, validation, checkpoint). A stage is resumable bit for bit:
+its data stream is indexed by step, and each checkpoint carries the optimiser and RNG state.
+Under ``torchrun`` the same code runs DistributedDataParallel (see `distributed`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from torch.nn.parallel import DistributedDataParallel
+
+from msdepth.checkpoint import list_checkpoints, read_info, resolve_checkpoint, save_model
+from msdepth.config import Config
+from msdepth.data import make_train_loader, open_dataset
+from msdepth.errors import CheckpointError, ConfigError
+from msdepth.losses import scale_invariant_loss
+from msdepth.models import MultiScaleDepth
+from msdepth.models.multiscale import Stage
+from msdepth.train.distributed import Distributed, setup_distributed
+from msdepth.train.loss_watch import LossReport, LossWatch, TrainingDivergedError
+from msdepth.train.observe import Observer, depth_panel
+from msdepth.train.optim import lr_factor, make_optimizer, set_learning_rates
+from msdepth.train.state import (
+    CheckpointKeeper,
+    TrainState,
+    check_resume_compatible,
+    load_train_state,
+    resumable_checkpoints,
+    save_train_state,
+    state_path,
+)
+from msdepth.train.targets import log_depth_targets
+from msdepth.train.time_budget import TimeBudget
+from msdepth.train.validate import Validation, eval_split, validate
+
+STAGES: tuple[Stage, ...] = ("coarse", "fine")
+
+
+@dataclass
+class StageResult:
+    """What one stage did."""
+
+    stage: str
+    steps: int  # steps completed (fewer than total_steps when the time budget ran out)
+    total_steps: int
+    checkpoint: Path | None  # the stage's last step checkpoint
+    best_checkpoint: Path | None  # lowest validation abs_rel, when validated
+    final_metrics: dict[str, float] = field(default_factory=dict)  # validation at the end
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    loss_history: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss)
+    images_per_second: float = 0.0  # training throughput over all ranks (no validation)
+    stopped_by_budget: bool = False
+    skipped: bool = False  # already finished in this run folder (resume)
+
+
+@dataclass
+class TrainResult:
+    """A finished run: its folder, resolved config, final model and per-stage results."""
+
+    run: Path
+    config: Config
+    model_path: Path | None
+    stages: dict[str, StageResult] = field(default_factory=dict)
+
+
+def resume_config(run: str | Path) -> Config:
+    """The resolved config a run folder was trained with (``RUN/config.toml``)."""
+    path = Path(run) / "config.toml"
+    if not path.is_file():
+        raise CheckpointError(f"{run} has no config.toml: there is no run to resume there")
+    return Config.from_toml(path)
+
+
+def parse_stages(stages: str | Sequence[str]) -> tuple[Stage, ...]:
+    """``"both"``, ``"coarse"``, ``"fine"`` or a sequence of stages, in the paper's order."""
+    names = (
+        ["coarse", "fine"] if stages == "both" else [stages] if isinstance(stages, str) else stages
+    )
+    unknown = [s for s in names if s not in STAGES]
+    if unknown or not names:
+        raise ConfigError(f"stage {unknown[0] if unknown else ''!r} is not coarse, fine or both")
+    return tuple(s for s in STAGES if s in names)  # type: ignore[misc]
+
+
+def stage_seed(config: Config, stage: Stage) -> int:
+    """Seed of a stage's initial weights and data stream (different for the two stages)."""
+    return config.train.seed * 2 + STAGES.index(stage)
+
+
+def build_model(config: Config, stage: Stage) -> MultiScaleDepth:
+    """A stage's initial network, the same on every rank; only the stage's layers trainable."""
+    torch.manual_seed(stage_seed(config, stage))
+    model = MultiScaleDepth(config.model, stage=stage)
+    if stage == "coarse":
+        model.fine.requires_grad_(False)  # unused in stage 1: no gradient, not in the optimiser
+    return model
+
+
+def train(
+    config: Config | None,
+    data: str | Path,
+    out: str | Path,
+    stages: str | Sequence[str] = ("coarse", "fine"),
+    init: str | Path | None = None,
+    resume: bool | str | Path = False,
+    progress: bool = True,
+    max_minutes: float | None = None,
+) -> TrainResult:
+    """Train the paper's network on a prepared dataset into the run folder ``out``.
+
+    ``config`` None means the paper's defaults, or the run's own config when resuming.
+    ``init`` is the coarse checkpoint (file or run folder) the fine stage starts from; without
+    it the fine stage takes the newest coarse checkpoint in ``out``. ``resume`` (True or a
+    checkpoint) continues from the newest resumable checkpoint exactly; finished stages are
+    skipped. ``max_minutes`` overrides ``train.max_minutes``, a wall-clock budget per stage.
+    """
+    out = Path(out)
+    stage_list = parse_stages(stages)
+    if init is not None and stage_list != ("fine",):
+        raise ConfigError(
+            "--init gives the fine stage its coarse network: use it with --stage fine"
+        )
+    if config is None:
+        config = resume_config(out) if resume else Config()
+    if max_minutes is not None:
+        config = config.replace("train", max_minutes=max_minutes)
+    dist = setup_distributed(config.train.device)
+    try:
+        trainer = Trainer(config, Path(data), out, dist, progress)
+        return trainer.run(stage_list, init, resume)
+    finally:
+        dist.close()
+
+
+class Trainer:
+    """One run folder: datasets, config, observer; `run_stage` trains one stage."""
+
+    def __init__(self, config: Config, data: Path, run: Path, dist: Distributed, progress: bool):
+        self.train_set = open_dataset(data, "train")
+        splits = self.train_set.meta["splits"]
+        val_split = eval_split(splits)
+        self.val_set = open_dataset(data, val_split) if val_split else None
+        # Inference corrects whole-frame predictions by input_width / reference_width.
+        self.config = config.replace("model", reference_width=self.train_set.image_size[0])
+        self.run_dir = run
+        self.dist = dist
+        self.device = dist.device
+        self.progress = progress
+        self.keeper = CheckpointKeeper(run, self.config.train.keep_last)
+        self.observer: Observer | None = None
+
+    # ---- the run ---------------------------------------------------------------------------
+    def run(
+        self, stages: tuple[Stage, ...], init: str | Path | None, resume: bool | str | Path
+    ) -> TrainResult:
+        resume_from = self._resume_target(resume) if resume else None
+        if not resume:
+            for stage in stages:
+                if list_checkpoints(self.run_dir, stage):
+                    raise CheckpointError(
+                        f"{self.run_dir} already has {stage} checkpoints; pass --resume to "
+                        "continue that run, or choose a new --out folder"
+                    )
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.run_dir / "config.toml.tmp"
+            tmp.write_text(self.config.to_toml(), encoding="utf-8")
+            tmp.replace(self.run_dir / "config.toml")
+        self.dist.barrier()
+        self.observer = Observer(
+            self.run_dir, self.dist.is_main, self.progress, self.config.train.tensorboard
+        )
+        result = TrainResult(self.run_dir, self.config, None)
+        deterministic = torch.are_deterministic_algorithms_enabled()
+        try:
+            if self.config.train.deterministic:
+                torch.use_deterministic_algorithms(True, warn_only=True)
+            for stage in stages:
+                checkpoint = None
+                if resume_from is not None:
+                    if STAGES.index(resume_from[0]) > STAGES.index(stage):
+                        result.stages[stage] = StageResult(stage, 0, 0, None, None, skipped=True)
+                        continue  # a later stage has begun: this one is done
+                    if resume_from[0] == stage:
+                        checkpoint = resume_from[1]
+                result.stages[stage] = self.run_stage(stage, checkpoint, init)
+            model_path = self.run_dir / "model.safetensors"
+            result.model_path = model_path if model_path.is_file() else None
+        finally:
+            torch.use_deterministic_algorithms(deterministic)
+            self.observer.close()
+        return result
+
+    def _resume_target(self, resume: bool | str | Path) -> tuple[str, Path]:
+        """(stage, checkpoint) to continue from: the given one, or the newest resumable."""
+        check_resume_compatible(resume_config(self.run_dir), self.config, self.run_dir)
+        if resume is not True:
+            path = resolve_checkpoint(resume)  # type: ignore[arg-type]
+            return read_info(path).stage, path
+        for stage in reversed(STAGES):
+            found = resumable_checkpoints(self.run_dir, stage)
+            if found:
+                return stage, found[-1]
+        raise CheckpointError(
+            f"{self.run_dir} has no resumable checkpoint (checkpoints/*.state.pt); "
+            "start the run without --resume"
+        )
+
+    # ---- one stage -------------------------------------------------------------------------
+    def run_stage(
+        self, stage: Stage, resume_from: Path | None, init: str | Path | None
+    ) -> StageResult:
+        cfg, dist, observer = self.config, self.dist, self.observer
+        assert observer is not None
+        total = cfg.train.coarse_steps if stage == "coarse" else cfg.train.fine_steps
+        seed = stage_seed(cfg, stage)
+
+        state: TrainState | None = None
+        if resume_from is not None:
+            state = load_train_state(state_path(resume_from))
+            self._check_state(state, stage, resume_from)
+            if state.finished:
+                return self._finished_result(stage, total, resume_from, state)
+
+        model = build_model(cfg, stage)
+        coarse_source = None
+        if resume_from is not None:
+            model.load_state_dict(load_file(str(resume_from)))
+        elif stage == "fine":
+            coarse_source = self._load_coarse(model, init)
+        step = state.step if state else 0
+        best = state.best_abs_rel if state else float("inf")
+        history = list(state.loss_history) if state else []
+
+        model.to(self.device)
+        if cfg.train.channels_last:
+            model.to(memory_format=torch.channels_last)
+        optimizer = make_optimizer(model, cfg.optim, stage)
+        if state is not None:
+            optimizer.load_state_dict(state.optimizer)
+        trainable = [p for group in optimizer.param_groups for p in group["params"]]
+        net: torch.nn.Module = torch.compile(model) if cfg.train.compile else model
+        if dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # Frozen layers have requires_grad False, so DDP syncs only what the stage trains;
+            # the buffers (input mean/std) are constants and need no broadcast each step.
+            net = DistributedDataParallel(net, device_ids=ids, broadcast_buffers=False)
+        net.train()
+
+        loader = make_train_loader(
+            self.train_set,
+            cfg.train.batch_size,
+            cfg.augment,
+            model.geometry.input_hw,
+            model.output_hw,
+            seed=seed,
+            start_step=step,
+            num_steps=max(total - step, 0),
+            workers=cfg.train.workers,
+            rank=dist.rank,
+            world_size=dist.world_size,
+            pin_memory=self.device.type == "cuda",
+        )
+        batches = iter(loader)  # draws from the global RNG: before restoring it below
+        if state is not None:
+            torch.set_rng_state(state.rng_cpu[dist.rank])
+            if state.rng_cuda and self.device.type == "cuda":
+                torch.cuda.set_rng_state(state.rng_cuda[dist.rank])
+        else:
+            torch.manual_seed(seed * 1000 + 1 + dist.rank)  # dropout differs between ranks
+
+        autocast = torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=cfg.train.precision == "bf16"
+        )
+        watch = LossWatch(dist)
+        budget = TimeBudget(cfg.train.max_minutes)
+        meter = _Throughput(cfg.train.batch_size * dist.world_size)
+        last_good = resume_from
+        final_metrics: dict[str, float] = {}
+        best_metrics: dict[str, float] = {}
+        stopped_by_budget = False
+        observer.start_stage(stage, step, total)
+        if coarse_source is not None:
+            observer.log({"kind": "init", "stage": stage, "coarse": str(coarse_source)})
+
+        def read_losses() -> None:
+            report = watch.read()
+            if report is None:
+                return
+            if report.bad_step is not None:
+                self._diverged(stage, report, last_good)
+            history.append((report.last_step, report.mean))
+            lrs = {g["name"]: g["lr"] for g in optimizer.param_groups}
+            observer.train_scalars(stage, report.last_step, report.mean, lrs, meter.rate())
+
+        def run_validation() -> dict[str, float]:
+            nonlocal best, best_metrics
+            metrics: dict[str, float] = {}
+            if dist.is_main and self.val_set is not None:
+                with torch.random.fork_rng(devices=[]):  # never perturbs the training RNG
+                    result = validate(model, self.val_set, cfg, self.device, autocast)
+                metrics = result.metrics
+                observer.val_scalars(stage, step, metrics)
+                observer.panel(f"{stage}-val", step, _panel(result))
+                if metrics["abs_rel"] < best:  # rank 0 alone tracks and saves the best
+                    best, best_metrics = metrics["abs_rel"], metrics
+                    save_model(self.keeper.best_path(stage), model, cfg, stage, step, metrics)
+            dist.barrier()
+            return metrics
+
+        with torch.autograd.set_detect_anomaly(cfg.train.detect_anomaly):
+            try:
+                while step < total:
+                    batch = next(batches)
+                    image = batch.image.to(self.device, non_blocking=True)
+                    if cfg.train.channels_last:
+                        image = image.contiguous(memory_format=torch.channels_last)
+                    depth = batch.depth.to(self.device, non_blocking=True)
+                    target, mask = log_depth_targets(
+                        depth, batch.mask.to(self.device, non_blocking=True), cfg.train.mask_min_max
+                    )
+                    set_learning_rates(optimizer, lr_factor(step, total, cfg.optim))
+                    with autocast:
+                        pred = net(image)
+                    loss = scale_invariant_loss(pred.float(), target, mask, cfg.train.loss_lambda)
+                    loss.backward()
+                    if cfg.optim.grad_clip > 0:
+                        torch.nn.utils.clip_grad_norm_(trainable, cfg.optim.grad_clip, foreach=True)
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    step += 1
+                    watch.add(step, loss)
+                    meter.add_step()
+                    observer.step()
+
+                    # Periodic work; each reads the device only at its own interval.
+                    at_end = step == total
+                    if step % cfg.train.log_every == 0:
+                        read_losses()
+                    if step % cfg.train.panel_every == 0 and dist.is_main:
+                        panel = depth_panel(
+                            batch.image, batch.depth, batch.mask, pred.float().exp()
+                        )
+                        observer.panel(stage, step, panel)
+                    if step % cfg.train.val_every == 0 and not at_end:
+                        meter.pause()
+                        run_validation()
+                        meter.resume()
+                    if step % cfg.train.checkpoint_every == 0 and not at_end:
+                        meter.pause()
+                        read_losses()
+                        last_good = self._checkpoint(
+                            stage, step, model, optimizer, trainable, best, history, {}, False
+                        )
+                        meter.resume()
+                    # Under DDP every rank must agree to stop: decide at log intervals only.
+                    check_budget = not dist.enabled or step % cfg.train.log_every == 0
+                    if budget.limited and check_budget and dist.any(budget.expired()):
+                        stopped_by_budget = step < total
+                        break
+                read_losses()
+                final_metrics = run_validation()
+                checkpoint = self._checkpoint(
+                    stage, step, model, optimizer, trainable, best, history, final_metrics, True
+                )
+                if dist.is_main:
+                    save_model(
+                        self.run_dir / "model.safetensors", model, cfg, stage, step, final_metrics
+                    )
+                    if stopped_by_budget:
+                        observer.message(
+                            f"{stage}: time budget spent after {step} of {total} steps"
+                        )
+                dist.barrier()
+            finally:
+                del batches  # stops loader workers, also on errors
+                observer.end_stage()
+        return StageResult(
+            stage,
+            step,
+            total,
+            checkpoint,
+            self.keeper.best_path(stage) if self.keeper.best_path(stage).is_file() else None,
+            final_metrics,
+            best_metrics,
+            history,
+            meter.overall(),
+            stopped_by_budget,
+        )
+
+    # ---- pieces of a stage -----------------------------------------------------------------
+    def _checkpoint(
+        self,
+        stage: Stage,
+        step: int,
+        model: MultiScaleDepth,
+        optimizer: torch.optim.Optimizer,
+        trainable: list[torch.Tensor],
+        best: float,
+        history: list[tuple[int, float]],
+        metrics: dict[str, float],
+        finished: bool,
+    ) -> Path:
+        """Write weights + train state (rank 0), keep the last K; every rank takes part."""
+        path = self.keeper.step_path(stage, step)
+        with torch.no_grad():
+            finite = bool(torch.stack([p.isfinite().all() for p in trainable]).all())
+        if not finite:  # e.g. an infinite gradient with a finite loss
+            self._diverged(
+                stage, LossReport(step, float("nan"), 0, step, float("nan")), None, "weights"
+            )
+        rng_cpu = self.dist.gather_cpu(torch.get_rng_state())
+        rng_cuda = (
+            self.dist.gather_cpu(torch.cuda.get_rng_state()) if self.device.type == "cuda" else []
+        )
+        if self.dist.is_main:
+            if history:
+                metrics = {**metrics, "train_loss": history[-1][1]}
+            save_model(path, model, self.config, stage, step, metrics)
+            state = TrainState(
+                stage, step, optimizer.state_dict(), rng_cpu, rng_cuda, best, history, finished
+            )
+            save_train_state(state_path(path), state)
+            self.keeper.prune(stage)
+            assert self.observer is not None
+            self.observer.log(
+                {"kind": "checkpoint", "stage": stage, "step": step, "path": str(path)}
+            )
+        self.dist.barrier()
+        return path
+
+    def _diverged(
+        self, stage: str, report: LossReport, last_good: Path | None, what: str = "loss"
+    ) -> None:
+        assert self.observer is not None
+        self.observer.log(
+            {"kind": "diverged", "stage": stage, "step": report.bad_step, "what": what}
+        )
+        kept = f"last good checkpoint {last_good}" if last_good else "no checkpoint written yet"
+        raise TrainingDivergedError(
+            f"{what} became {report.bad_value} at {stage} step {report.bad_step}; stopped ({kept}). "
+            "Likely causes: learning rate too high (try --lr-scale 0.2) or bad data "
+            "(check the dataset's depth values)"
+        )
+
+    def _load_coarse(self, model: MultiScaleDepth, init: str | Path | None) -> Path:
+        """Copy a trained coarse network into ``model`` (the fine stage's starting point)."""
+        if init is not None:
+            path = resolve_checkpoint(init)
+        else:
+            found = list_checkpoints(self.run_dir, "coarse")
+            model_file = self.run_dir / "model.safetensors"
+            if found:
+                path = found[-1]
+            elif model_file.is_file() and read_info(model_file).stage == "coarse":
+                path = model_file
+            else:
+                raise CheckpointError(
+                    f"the fine stage needs a trained coarse network and {self.run_dir} has none; "
+                    "pass --init CKPT (a coarse checkpoint or run folder) or train --stage coarse first"
+                )
+        info = read_info(path)
+        mine, theirs = self.config.model, info.config.model
+        if (theirs.input_width, theirs.input_height) != (mine.input_width, mine.input_height):
+            raise CheckpointError(
+                f"{path} was trained at input {theirs.input_width}x{theirs.input_height}, this run "
+                f"uses {mine.input_width}x{mine.input_height}; set model.input_width/height to match"
+            )
+        weights = load_file(str(path))
+        prefix = "coarse."
+        model.coarse.load_state_dict(
+            {k.removeprefix(prefix): v for k, v in weights.items() if k.startswith(prefix)}
+        )
+        return path
+
+    def _check_state(self, state: TrainState, stage: str, path: Path) -> None:
+        if state.stage != stage:
+            raise CheckpointError(f"{path} is a {state.stage} checkpoint, not {stage}")
+        if state.world_size != self.dist.world_size:
+            raise CheckpointError(
+                f"{path} was written by {state.world_size} process(es) and this run has "
+                f"{self.dist.world_size}; resume with the same torchrun --nproc_per_node"
+            )
+
+    def _finished_result(
+        self, stage: str, total: int, checkpoint: Path, state: TrainState
+    ) -> StageResult:
+        """A stage that already ended in this run folder (resume skips it)."""
+        best = self.keeper.best_path(stage)
+        return StageResult(
+            stage,
+            state.step,
+            total,
+            checkpoint,
+            best if best.is_file() else None,
+            read_info(checkpoint).metrics,
+            read_info(best).metrics if best.is_file() else {},
+            state.loss_history,
+            skipped=True,
+        )
+
+
+def _panel(v: Validation):
+    return depth_panel(v.image, v.depth, v.mask, v.pred)
+
+
+class _Throughput:
+    """Images per second of training alone (validation and checkpoints excluded)."""
+
+    def __init__(self, images_per_step: int):
+        self.images_per_step = images_per_step
+        self.start = time.perf_counter()
+        self.running = True
+        self.window_images = 0
+        self.window_time = 0.0
+        self.total_images = 0
+        self.total_time = 0.0
+
+    def add_step(self) -> None:
+        self.window_images += self.images_per_step
+
+    def _tick(self) -> None:
+        if self.running:
+            now = time.perf_counter()
+            self.window_time += now - self.start
+            self.total_time += now - self.start
+            self.start = now
+
+    def pause(self) -> None:
+        self._tick()
+        self.running = False
+
+    def resume(self) -> None:
+        self.start = time.perf_counter()
+        self.running = True
+
+    def rate(self) -> float:
+        """Rate since the last call (call after a device sync for a true figure)."""
+        self._tick()
+        rate = self.window_images / self.window_time if self.window_time > 0 else 0.0
+        self.total_images += self.window_images
+        self.window_images, self.window_time = 0, 0.0
+        return rate
+
+    def overall(self) -> float:
+        self._tick()
+        self.total_images += self.window_images
+        self.window_images = 0
+        return self.total_images / self.total_time if self.total_time > 0 else 0.0
