@@ -72,7 +72,7 @@ def test_run_folder_holds_config_model_checkpoints_panels_and_logs(trained):
     result, run, _ = trained
     assert (run / "config.toml").is_file()
     assert resolve_checkpoint(run) == run / "model.safetensors"
-    model, info = load_model(run)
+    _, info = load_model(run)
     assert info.stage == "fine" and info.step == 30 and "abs_rel" in info.metrics
     names = [p.name for p in list_checkpoints(run)]
     assert names == [  # the last two of each stage (keep_last=2)

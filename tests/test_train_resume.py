@@ -105,7 +105,7 @@ def test_a_run_killed_mid_stage_resumes_to_the_same_weights(uninterrupted, tmp_p
 
 def test_resume_without_checkpoints_is_an_error(tmp_path):
     data = tiny_data(tmp_path / "data")
-    with pytest.raises(CheckpointError, match="config.toml"):
+    with pytest.raises(CheckpointError, match=r"config\.toml"):
         train(None, data, tmp_path / "empty", resume=True, progress=False)
 
 
