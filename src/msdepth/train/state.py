@@ -115,8 +115,8 @@ def load_train_state(path: Path) -> TrainState:
         stage=payload["stage"],
         step=int(payload["step"]),
         optimizer=payload["optimizer"],
-        rng_cpu=list(payload["rng_cpu"]),
-        rng_cuda=list(payload["rng_cuda"]) if payload["rng_cuda"].numel() else [],
+        rng_cpu=[r.clone() for r in payload["rng_cpu"]],  # own storage: set_rng_state needs it
+        rng_cuda=[r.clone() for r in payload["rng_cuda"]],
         best_abs_rel=float(payload["best_abs_rel"]),
         loss_history=[(int(s), float(v)) for s, v in history],
         finished=bool(payload["finished"]),
