@@ -32,16 +32,16 @@ DRIVER = textwrap.dedent(
     data, run, resume = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "resume"
     original = trainer.Trainer._checkpoint
 
-    def recording_checkpoint(self, stage, step, model, *args):
+    def recording_checkpoint(self, stage, *args, **kwargs):
         h = hashlib.sha256()
-        for name, t in sorted(model.state_dict().items()):
+        for name, t in sorted(stage.model.state_dict().items()):
             h.update(name.encode())
             h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
         folder = run / "rank-digests"
         folder.mkdir(parents=True, exist_ok=True)
         rank = os.environ["RANK"]
-        (folder / f"{stage}-{step:08d}.rank{rank}").write_text(h.hexdigest())
-        return original(self, stage, step, model, *args)
+        (folder / f"{stage.name}-{stage.step:08d}.rank{rank}").write_text(h.hexdigest())
+        return original(self, stage, *args, **kwargs)
 
     trainer.Trainer._checkpoint = recording_checkpoint
     cfg = tiny_config(train__batch_size=2, train__coarse_steps=4, train__fine_steps=4,
@@ -104,7 +104,7 @@ def test_state_keeps_one_rng_state_per_rank(ddp_run):
 
 
 def test_resume_under_torchrun_reaches_the_uninterrupted_weights(ddp_run, tmp_path):
-    root, data, full = ddp_run
+    _, data, full = ddp_run
     run = tmp_path / "run"
     shutil.copytree(full, run, ignore=shutil.ignore_patterns("rank-digests"))
     (run / "model.safetensors").unlink()

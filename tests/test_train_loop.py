@@ -15,17 +15,17 @@ from train_fixtures import tiny_config, tiny_data, weights
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """Both stages, 30 steps each, batch 4 at 96x72 (a few seconds)."""
+    """Both stages, 20 steps each, batch 4 at 96x72 (a few seconds)."""
     root = tmp_path_factory.mktemp("loop")
     data = tiny_data(root / "data")
     cfg = tiny_config(
-        train__coarse_steps=30,
-        train__fine_steps=30,
+        train__coarse_steps=20,
+        train__fine_steps=20,
         train__log_every=5,
         train__val_every=10,
         train__checkpoint_every=10,
-        train__panel_every=15,
-        train__keep_last=2,
+        train__panel_every=10,
+        train__keep_last=1,
         train__tensorboard=True,
     )
     result = train(cfg, data, root / "run", progress=False)
@@ -39,7 +39,7 @@ def _first_and_last(history):
 def test_coarse_stage_reduces_the_loss(trained):
     result, _, _ = trained
     first, last = _first_and_last(result.stages["coarse"].loss_history)
-    assert result.stages["coarse"].steps == 30
+    assert result.stages["coarse"].steps == 20
     assert last < 0.8 * first
 
 
@@ -51,7 +51,7 @@ def test_fine_stage_reduces_the_loss(trained):
 
 def test_fine_stage_leaves_the_coarse_network_bitwise_unchanged(trained):
     _, run, _ = trained
-    coarse = weights(run / "checkpoints" / "coarse-00000030.safetensors")
+    coarse = weights(run / "checkpoints" / "coarse-00000020.safetensors")
     fine = weights(run / "model.safetensors")
     coarse_keys = [k for k in coarse if k.startswith("coarse.")]
     assert coarse_keys
@@ -63,7 +63,7 @@ def test_fine_stage_leaves_the_coarse_network_bitwise_unchanged(trained):
 def test_coarse_stage_leaves_the_fine_network_at_its_initial_weights(trained):
     result, run, _ = trained
     initial = build_model(result.config, "coarse").state_dict()
-    coarse = weights(run / "checkpoints" / "coarse-00000030.safetensors")
+    coarse = weights(run / "checkpoints" / "coarse-00000020.safetensors")
     for key in (k for k in coarse if k.startswith("fine.")):
         assert torch.equal(coarse[key], initial[key]), key
 
@@ -73,27 +73,22 @@ def test_run_folder_holds_config_model_checkpoints_panels_and_logs(trained):
     assert (run / "config.toml").is_file()
     assert resolve_checkpoint(run) == run / "model.safetensors"
     _, info = load_model(run)
-    assert info.stage == "fine" and info.step == 30 and "abs_rel" in info.metrics
+    assert info.stage == "fine" and info.step == 20 and "abs_rel" in info.metrics
     names = [p.name for p in list_checkpoints(run)]
-    assert names == [  # the last two of each stage (keep_last=2)
-        "coarse-00000020.safetensors",
-        "coarse-00000030.safetensors",
-        "fine-00000020.safetensors",
-        "fine-00000030.safetensors",
-    ]
+    assert names == ["coarse-00000020.safetensors", "fine-00000020.safetensors"]  # keep_last=1
     for stage in ("coarse", "fine"):
         assert (run / "checkpoints" / f"{stage}-best.safetensors").is_file()
         assert result.stages[stage].best_checkpoint.is_file()
-        assert (run / "checkpoints" / f"{stage}-00000030.state.pt").is_file()
+        assert (run / "checkpoints" / f"{stage}-00000020.state.pt").is_file()
         assert not (run / "checkpoints" / f"{stage}-00000010.state.pt").exists()
     panels = sorted(p.name for p in (run / "panels").iterdir())
-    assert "coarse-00000015.png" in panels and "fine-val-00000030.png" in panels
+    assert "coarse-00000010.png" in panels and "fine-val-00000020.png" in panels
     assert any((run / "tensorboard").iterdir())
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     train_rows = [r for r in records if r["kind"] == "train"]
     assert {"step", "loss", "lr", "img_per_s"} <= set(train_rows[0])
     val_rows = [r for r in records if r["kind"] == "val"]
-    assert [r["step"] for r in val_rows if r["stage"] == "coarse"] == [10, 20, 30]
+    assert [r["step"] for r in val_rows if r["stage"] == "coarse"] == [10, 20]
     assert math.isfinite(val_rows[-1]["metrics"]["abs_rel"])
 
 

@@ -80,7 +80,6 @@ def test_resume_may_change_how_often_it_logs_and_validates(uninterrupted, tmp_pa
     assert digest(run / "model.safetensors") == digest(full / "model.safetensors")
 
 
-@pytest.mark.slow
 def test_a_run_killed_mid_stage_resumes_to_the_same_weights(uninterrupted, tmp_path, monkeypatch):
     import msdepth.train.trainer as trainer
 

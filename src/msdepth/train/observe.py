@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,19 +49,26 @@ def depth_panel(
 class Observer:
     """Progress bar, JSON-lines log, TensorBoard and PNG panels for one run (rank 0 only)."""
 
-    def __init__(self, run: Path, active: bool, progress: bool, tensorboard: bool):
+    def __init__(
+        self, run: Path, active: bool, progress: bool, tensorboard: bool, start: bool = True
+    ):
         self.run = run
         self.active = active
         self.progress = progress and active
+        self.tensorboard = tensorboard
         self.bar: Any = None
         self.writer: Any = None
-        if active and tensorboard:
+        if start:
+            self.open()
+
+    def open(self) -> None:
+        """Start writing (the run folder exists by now)."""
+        if self.active and self.tensorboard and self.writer is None:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # optional dependency: PNG panels and log.jsonl still work
-                SummaryWriter = None
-            if SummaryWriter is not None:
-                self.writer = SummaryWriter(log_dir=str(run / "tensorboard"))
+                return
+            self.writer = SummaryWriter(log_dir=str(self.run / "tensorboard"))
 
     # ---- stage and step --------------------------------------------------------------------
     def start_stage(self, stage: str, start_step: int, total_steps: int) -> None:
@@ -143,3 +152,52 @@ class Observer:
         save_png(self.run / "panels" / f"{name}-{step:08d}.png", panel)
         if self.writer is not None:
             self.writer.add_image(name, panel, step, dataformats="HWC")
+
+
+class Throughput:
+    """Images per second of training alone (validation and checkpoints excluded)."""
+
+    def __init__(self, images_per_step: int):
+        self.images_per_step = images_per_step
+        self.start = time.perf_counter()
+        self.running = True
+        self.window_images = 0
+        self.window_time = 0.0
+        self.total_images = 0
+        self.total_time = 0.0
+
+    def add_step(self) -> None:
+        self.window_images += self.images_per_step
+
+    def _tick(self) -> None:
+        if self.running:
+            now = time.perf_counter()
+            self.window_time += now - self.start
+            self.total_time += now - self.start
+            self.start = now
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Time spent inside does not count (validation, checkpoints)."""
+        self._tick()
+        self.running = False
+        try:
+            yield
+        finally:
+            self.start = time.perf_counter()
+            self.running = True
+
+    def rate(self) -> float:
+        """Images per second since the last call (read after a device sync for a true figure)."""
+        self._tick()
+        rate = self.window_images / self.window_time if self.window_time > 0 else 0.0
+        self.total_images += self.window_images
+        self.window_images, self.window_time = 0, 0.0
+        return rate
+
+    def overall(self) -> float:
+        """Images per second over the whole stage."""
+        self._tick()
+        self.total_images += self.window_images
+        self.window_images = 0
+        return self.total_images / self.total_time if self.total_time > 0 else 0.0

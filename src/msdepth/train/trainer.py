@@ -8,10 +8,11 @@ Under ``torchrun`` the same code runs DistributedDataParallel (see `distributed`
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 from safetensors.torch import load_file
@@ -19,14 +20,14 @@ from torch.nn.parallel import DistributedDataParallel
 
 from msdepth.checkpoint import list_checkpoints, read_info, resolve_checkpoint, save_model
 from msdepth.config import Config
-from msdepth.data import make_train_loader, open_dataset
+from msdepth.data import Batch, make_train_loader, open_dataset
 from msdepth.errors import CheckpointError, ConfigError
 from msdepth.losses import scale_invariant_loss
 from msdepth.models import MultiScaleDepth
 from msdepth.models.multiscale import Stage
 from msdepth.train.distributed import Distributed, setup_distributed
 from msdepth.train.loss_watch import LossReport, LossWatch, TrainingDivergedError
-from msdepth.train.observe import Observer, depth_panel
+from msdepth.train.observe import Observer, Throughput, depth_panel
 from msdepth.train.optim import lr_factor, make_optimizer, set_learning_rates
 from msdepth.train.state import (
     CheckpointKeeper,
@@ -39,7 +40,7 @@ from msdepth.train.state import (
 )
 from msdepth.train.targets import log_depth_targets
 from msdepth.train.time_budget import TimeBudget
-from msdepth.train.validate import Validation, eval_split, validate
+from msdepth.train.validate import eval_split, validate
 
 STAGES: tuple[Stage, ...] = ("coarse", "fine")
 
@@ -145,17 +146,20 @@ class Trainer:
 
     def __init__(self, config: Config, data: Path, run: Path, dist: Distributed, progress: bool):
         self.train_set = open_dataset(data, "train")
-        splits = self.train_set.meta["splits"]
-        val_split = eval_split(splits)
+        val_split = eval_split(self.train_set.meta["splits"])
         self.val_set = open_dataset(data, val_split) if val_split else None
         # Inference corrects whole-frame predictions by input_width / reference_width.
         self.config = config.replace("model", reference_width=self.train_set.image_size[0])
         self.run_dir = run
         self.dist = dist
         self.device = dist.device
-        self.progress = progress
         self.keeper = CheckpointKeeper(run, self.config.train.keep_last)
-        self.observer: Observer | None = None
+        self.observer = Observer(
+            run, dist.is_main, progress, self.config.train.tensorboard, start=False
+        )
+        self.autocast = torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=self.config.train.precision == "bf16"
+        )
 
     # ---- the run ---------------------------------------------------------------------------
     def run(
@@ -175,9 +179,7 @@ class Trainer:
             tmp.write_text(self.config.to_toml(), encoding="utf-8")
             tmp.replace(self.run_dir / "config.toml")
         self.dist.barrier()
-        self.observer = Observer(
-            self.run_dir, self.dist.is_main, self.progress, self.config.train.tensorboard
-        )
+        self.observer.open()
         result = TrainResult(self.run_dir, self.config, None)
         deterministic = torch.are_deterministic_algorithms_enabled()
         try:
@@ -214,39 +216,124 @@ class Trainer:
             "start the run without --resume"
         )
 
-    # ---- one stage -------------------------------------------------------------------------
+    # ---- one stage: the loop ---------------------------------------------------------------
     def run_stage(
         self, stage: Stage, resume_from: Path | None, init: str | Path | None
     ) -> StageResult:
-        cfg, dist, observer = self.config, self.dist, self.observer
-        assert observer is not None
-        total = cfg.train.coarse_steps if stage == "coarse" else cfg.train.fine_steps
-        seed = stage_seed(cfg, stage)
-
-        state: TrainState | None = None
+        """Train one stage from its start, or from ``resume_from``, to its last step."""
+        state = None
         if resume_from is not None:
             state = load_train_state(state_path(resume_from))
             self._check_state(state, stage, resume_from)
             if state.finished:
-                return self._finished_result(stage, total, resume_from, state)
+                return self._finished_result(stage, resume_from, state)
+        s = self._start_stage(stage, state, resume_from, init)
+        cfg = self.config.train
+        budget = TimeBudget(cfg.max_minutes)
+        stopped_by_budget = False
+        try:
+            while s.step < s.total:
+                batch, pred = self._train_step(s)
+                s.step += 1
+                self.observer.step()
+                # Periodic work; each reads values back from the device only at its interval.
+                before_end = s.step < s.total
+                if s.step % cfg.log_every == 0:
+                    self._log(s)
+                if s.step % cfg.panel_every == 0 and self.dist.is_main:
+                    panel = depth_panel(batch.image, batch.depth, batch.mask, pred.float().exp())
+                    self.observer.panel(stage, s.step, panel)
+                if s.step % cfg.val_every == 0 and before_end:
+                    with s.meter.paused():
+                        self._validate(s)
+                if s.step % cfg.checkpoint_every == 0 and before_end:
+                    with s.meter.paused():
+                        self._log(s)
+                        s.last_good = self._checkpoint(s, {}, finished=False)
+                if budget.limited and self._budget_spent(budget, s.step):
+                    stopped_by_budget = before_end
+                    break
+            self._log(s)
+            final_metrics = self._validate(s)
+            checkpoint = self._checkpoint(s, final_metrics, finished=True)
+            if self.dist.is_main:
+                save_model(
+                    self.run_dir / "model.safetensors",
+                    s.model,
+                    self.config,
+                    stage,
+                    s.step,
+                    final_metrics,
+                )
+                if stopped_by_budget:
+                    self.observer.message(
+                        f"{stage}: time budget spent after {s.step} of {s.total} steps"
+                    )
+            self.dist.barrier()
+        finally:
+            s.batches = iter(())  # stops the loader's workers, also on errors
+            self.observer.end_stage()
+        best = self.keeper.best_path(stage)
+        return StageResult(
+            stage,
+            s.step,
+            s.total,
+            checkpoint,
+            best if best.is_file() else None,
+            final_metrics,
+            s.best_metrics,
+            s.history,
+            s.meter.overall(),
+            stopped_by_budget,
+        )
 
+    def _train_step(self, s: _Stage) -> tuple[Batch, torch.Tensor]:
+        """One SGD step on the next batch; returns the batch and the prediction (log depth)."""
+        cfg = self.config
+        batch = next(s.batches)
+        image = batch.image.to(self.device, non_blocking=True)
+        if cfg.train.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        depth = batch.depth.to(self.device, non_blocking=True)
+        mask = batch.mask.to(self.device, non_blocking=True)
+        target, mask = log_depth_targets(depth, mask, cfg.train.mask_min_max)
+        set_learning_rates(s.optimizer, lr_factor(s.step, s.total, cfg.optim))
+        with self.autocast:
+            pred = s.net(image)
+        loss = scale_invariant_loss(pred.float(), target, mask, cfg.train.loss_lambda)
+        loss.backward()
+        if cfg.optim.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(s.trainable, cfg.optim.grad_clip, foreach=True)
+        s.optimizer.step()
+        s.optimizer.zero_grad(set_to_none=True)
+        s.losses.add(s.step + 1, loss)
+        s.meter.add_step()
+        return batch, pred.detach()
+
+    # ---- one stage: setting up -------------------------------------------------------------
+    def _start_stage(
+        self,
+        stage: Stage,
+        state: TrainState | None,
+        resume_from: Path | None,
+        init: str | Path | None,
+    ) -> _Stage:
+        """Model, optimiser, data stream and RNG, fresh or exactly as ``state`` left them."""
+        cfg, dist = self.config, self.dist
+        total = cfg.train.coarse_steps if stage == "coarse" else cfg.train.fine_steps
+        seed = stage_seed(cfg, stage)
         model = build_model(cfg, stage)
-        coarse_source = None
         if resume_from is not None:
             model.load_state_dict(load_file(str(resume_from)))
         elif stage == "fine":
-            coarse_source = self._load_coarse(model, init)
-        step = state.step if state else 0
-        best = state.best_abs_rel if state else float("inf")
-        history = list(state.loss_history) if state else []
-
+            source = self._load_coarse(model, init)
+            self.observer.log({"kind": "init", "stage": stage, "coarse": str(source)})
         model.to(self.device)
         if cfg.train.channels_last:
             model.to(memory_format=torch.channels_last)
         optimizer = make_optimizer(model, cfg.optim, stage)
         if state is not None:
             optimizer.load_state_dict(state.optimizer)
-        trainable = [p for group in optimizer.param_groups for p in group["params"]]
         net: torch.nn.Module = torch.compile(model) if cfg.train.compile else model
         if dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -254,7 +341,7 @@ class Trainer:
             # the buffers (input mean/std) are constants and need no broadcast each step.
             net = DistributedDataParallel(net, device_ids=ids, broadcast_buffers=False)
         net.train()
-
+        step = state.step if state else 0
         loader = make_train_loader(
             self.train_set,
             cfg.train.batch_size,
@@ -276,179 +363,21 @@ class Trainer:
                 torch.cuda.set_rng_state(state.rng_cuda[dist.rank])
         else:
             torch.manual_seed(seed * 1000 + 1 + dist.rank)  # dropout differs between ranks
-
-        autocast = torch.autocast(
-            self.device.type, dtype=torch.bfloat16, enabled=cfg.train.precision == "bf16"
-        )
-        watch = LossWatch(dist)
-        budget = TimeBudget(cfg.train.max_minutes)
-        meter = _Throughput(cfg.train.batch_size * dist.world_size)
-        last_good = resume_from
-        final_metrics: dict[str, float] = {}
-        best_metrics: dict[str, float] = {}
-        stopped_by_budget = False
-        observer.start_stage(stage, step, total)
-        if coarse_source is not None:
-            observer.log({"kind": "init", "stage": stage, "coarse": str(coarse_source)})
-
-        def read_losses() -> None:
-            report = watch.read()
-            if report is None:
-                return
-            if report.bad_step is not None:
-                self._diverged(stage, report, last_good)
-            history.append((report.last_step, report.mean))
-            lrs = {g["name"]: g["lr"] for g in optimizer.param_groups}
-            observer.train_scalars(stage, report.last_step, report.mean, lrs, meter.rate())
-
-        def run_validation() -> dict[str, float]:
-            nonlocal best, best_metrics
-            metrics: dict[str, float] = {}
-            if dist.is_main and self.val_set is not None:
-                with torch.random.fork_rng(devices=[]):  # never perturbs the training RNG
-                    result = validate(model, self.val_set, cfg, self.device, autocast)
-                metrics = result.metrics
-                observer.val_scalars(stage, step, metrics)
-                observer.panel(f"{stage}-val", step, _panel(result))
-                if metrics["abs_rel"] < best:  # rank 0 alone tracks and saves the best
-                    best, best_metrics = metrics["abs_rel"], metrics
-                    save_model(self.keeper.best_path(stage), model, cfg, stage, step, metrics)
-            dist.barrier()
-            return metrics
-
-        with torch.autograd.set_detect_anomaly(cfg.train.detect_anomaly):
-            try:
-                while step < total:
-                    batch = next(batches)
-                    image = batch.image.to(self.device, non_blocking=True)
-                    if cfg.train.channels_last:
-                        image = image.contiguous(memory_format=torch.channels_last)
-                    depth = batch.depth.to(self.device, non_blocking=True)
-                    target, mask = log_depth_targets(
-                        depth, batch.mask.to(self.device, non_blocking=True), cfg.train.mask_min_max
-                    )
-                    set_learning_rates(optimizer, lr_factor(step, total, cfg.optim))
-                    with autocast:
-                        pred = net(image)
-                    loss = scale_invariant_loss(pred.float(), target, mask, cfg.train.loss_lambda)
-                    loss.backward()
-                    if cfg.optim.grad_clip > 0:
-                        torch.nn.utils.clip_grad_norm_(trainable, cfg.optim.grad_clip, foreach=True)
-                    optimizer.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    step += 1
-                    watch.add(step, loss)
-                    meter.add_step()
-                    observer.step()
-
-                    # Periodic work; each reads the device only at its own interval.
-                    at_end = step == total
-                    if step % cfg.train.log_every == 0:
-                        read_losses()
-                    if step % cfg.train.panel_every == 0 and dist.is_main:
-                        panel = depth_panel(
-                            batch.image, batch.depth, batch.mask, pred.float().exp()
-                        )
-                        observer.panel(stage, step, panel)
-                    if step % cfg.train.val_every == 0 and not at_end:
-                        meter.pause()
-                        run_validation()
-                        meter.resume()
-                    if step % cfg.train.checkpoint_every == 0 and not at_end:
-                        meter.pause()
-                        read_losses()
-                        last_good = self._checkpoint(
-                            stage, step, model, optimizer, trainable, best, history, {}, False
-                        )
-                        meter.resume()
-                    # Under DDP every rank must agree to stop: decide at log intervals only.
-                    check_budget = not dist.enabled or step % cfg.train.log_every == 0
-                    if budget.limited and check_budget and dist.any(budget.expired()):
-                        stopped_by_budget = step < total
-                        break
-                read_losses()
-                final_metrics = run_validation()
-                checkpoint = self._checkpoint(
-                    stage, step, model, optimizer, trainable, best, history, final_metrics, True
-                )
-                if dist.is_main:
-                    save_model(
-                        self.run_dir / "model.safetensors", model, cfg, stage, step, final_metrics
-                    )
-                    if stopped_by_budget:
-                        observer.message(
-                            f"{stage}: time budget spent after {step} of {total} steps"
-                        )
-                dist.barrier()
-            finally:
-                del batches  # stops loader workers, also on errors
-                observer.end_stage()
-        return StageResult(
-            stage,
-            step,
-            total,
-            checkpoint,
-            self.keeper.best_path(stage) if self.keeper.best_path(stage).is_file() else None,
-            final_metrics,
-            best_metrics,
-            history,
-            meter.overall(),
-            stopped_by_budget,
-        )
-
-    # ---- pieces of a stage -----------------------------------------------------------------
-    def _checkpoint(
-        self,
-        stage: Stage,
-        step: int,
-        model: MultiScaleDepth,
-        optimizer: torch.optim.Optimizer,
-        trainable: list[torch.Tensor],
-        best: float,
-        history: list[tuple[int, float]],
-        metrics: dict[str, float],
-        finished: bool,
-    ) -> Path:
-        """Write weights + train state (rank 0), keep the last K; every rank takes part."""
-        path = self.keeper.step_path(stage, step)
-        with torch.no_grad():
-            finite = bool(torch.stack([p.isfinite().all() for p in trainable]).all())
-        if not finite:  # e.g. an infinite gradient with a finite loss
-            self._diverged(
-                stage, LossReport(step, float("nan"), 0, step, float("nan")), None, "weights"
-            )
-        rng_cpu = self.dist.gather_cpu(torch.get_rng_state())
-        rng_cuda = (
-            self.dist.gather_cpu(torch.cuda.get_rng_state()) if self.device.type == "cuda" else []
-        )
-        if self.dist.is_main:
-            if history:
-                metrics = {**metrics, "train_loss": history[-1][1]}
-            save_model(path, model, self.config, stage, step, metrics)
-            state = TrainState(
-                stage, step, optimizer.state_dict(), rng_cpu, rng_cuda, best, history, finished
-            )
-            save_train_state(state_path(path), state)
-            self.keeper.prune(stage)
-            assert self.observer is not None
-            self.observer.log(
-                {"kind": "checkpoint", "stage": stage, "step": step, "path": str(path)}
-            )
-        self.dist.barrier()
-        return path
-
-    def _diverged(
-        self, stage: str, report: LossReport, last_good: Path | None, what: str = "loss"
-    ) -> None:
-        assert self.observer is not None
-        self.observer.log(
-            {"kind": "diverged", "stage": stage, "step": report.bad_step, "what": what}
-        )
-        kept = f"last good checkpoint {last_good}" if last_good else "no checkpoint written yet"
-        raise TrainingDivergedError(
-            f"{what} became {report.bad_value} at {stage} step {report.bad_step}; stopped ({kept}). "
-            "Likely causes: learning rate too high (try --lr-scale 0.2) or bad data "
-            "(check the dataset's depth values)"
+        self.observer.start_stage(stage, step, total)
+        return _Stage(
+            name=stage,
+            total=total,
+            model=model,
+            net=net,
+            optimizer=optimizer,
+            trainable=[p for group in optimizer.param_groups for p in group["params"]],
+            batches=batches,
+            step=step,
+            losses=LossWatch(dist),
+            meter=Throughput(cfg.train.batch_size * dist.world_size),
+            best=state.best_abs_rel if state else float("inf"),
+            history=list(state.loss_history) if state else [],
+            last_good=resume_from,
         )
 
     def _load_coarse(self, model: MultiScaleDepth, init: str | Path | None) -> Path:
@@ -490,15 +419,14 @@ class Trainer:
                 f"{self.dist.world_size}; resume with the same torchrun --nproc_per_node"
             )
 
-    def _finished_result(
-        self, stage: str, total: int, checkpoint: Path, state: TrainState
-    ) -> StageResult:
+    def _finished_result(self, stage: str, checkpoint: Path, state: TrainState) -> StageResult:
         """A stage that already ended in this run folder (resume skips it)."""
         best = self.keeper.best_path(stage)
+        cfg = self.config.train
         return StageResult(
             stage,
             state.step,
-            total,
+            cfg.coarse_steps if stage == "coarse" else cfg.fine_steps,
             checkpoint,
             best if best.is_file() else None,
             read_info(checkpoint).metrics,
@@ -507,51 +435,106 @@ class Trainer:
             skipped=True,
         )
 
+    # ---- one stage: periodic work ----------------------------------------------------------
+    def _log(self, s: _Stage) -> None:
+        """Read the pending losses back (one device sync); stop on NaN/inf; log them."""
+        report = s.losses.read()
+        if report is None:
+            return
+        if report.bad_step is not None:
+            self._diverged(s.name, report, s.last_good)
+        s.history.append((report.last_step, report.mean))
+        lrs = {g["name"]: g["lr"] for g in s.optimizer.param_groups}
+        self.observer.train_scalars(s.name, report.last_step, report.mean, lrs, s.meter.rate())
 
-def _panel(v: Validation):
-    return depth_panel(v.image, v.depth, v.mask, v.pred)
+    def _validate(self, s: _Stage) -> dict[str, float]:
+        """Validation on rank 0 (others wait); saves ``<stage>-best`` when abs_rel improves."""
+        metrics: dict[str, float] = {}
+        if self.dist.is_main and self.val_set is not None:
+            with torch.random.fork_rng(devices=[]):  # never perturbs the training RNG
+                result = validate(s.model, self.val_set, self.config, self.device, self.autocast)
+            metrics = result.metrics
+            self.observer.val_scalars(s.name, s.step, metrics)
+            panel = depth_panel(result.image, result.depth, result.mask, result.pred)
+            self.observer.panel(f"{s.name}-val", s.step, panel)
+            if metrics["abs_rel"] < s.best:  # rank 0 alone tracks and saves the best
+                s.best, s.best_metrics = metrics["abs_rel"], metrics
+                best = self.keeper.best_path(s.name)
+                save_model(best, s.model, self.config, s.name, s.step, metrics)
+        self.dist.barrier()
+        return metrics
+
+    def _checkpoint(self, s: _Stage, metrics: dict[str, float], finished: bool) -> Path:
+        """Write weights + train state (rank 0), keep the last K; every rank takes part."""
+        path = self.keeper.step_path(s.name, s.step)
+        with torch.no_grad():
+            finite = bool(torch.stack([p.isfinite().all() for p in s.trainable]).all())
+        if not finite:  # e.g. an infinite gradient under a finite loss
+            report = LossReport(s.step, math.nan, 0, s.step, math.nan)
+            self._diverged(s.name, report, s.last_good, "weights")
+        rng_cpu = self.dist.gather_cpu(torch.get_rng_state())
+        rng_cuda = (
+            self.dist.gather_cpu(torch.cuda.get_rng_state()) if self.device.type == "cuda" else []
+        )
+        if self.dist.is_main:
+            if s.history:
+                metrics = {**metrics, "train_loss": s.history[-1][1]}
+            save_model(path, s.model, self.config, s.name, s.step, metrics)
+            state = TrainState(
+                s.name,
+                s.step,
+                s.optimizer.state_dict(),
+                rng_cpu,
+                rng_cuda,
+                s.best,
+                s.history,
+                finished,
+            )
+            save_train_state(state_path(path), state)
+            self.keeper.prune(s.name)
+            self.observer.log(
+                {"kind": "checkpoint", "stage": s.name, "step": s.step, "path": str(path)}
+            )
+        self.dist.barrier()
+        return path
+
+    def _budget_spent(self, budget: TimeBudget, step: int) -> bool:
+        """Every step alone; under DDP at log intervals, where all ranks agree to stop."""
+        if not self.dist.enabled:
+            return budget.expired()
+        if step % self.config.train.log_every:
+            return False
+        return self.dist.any(budget.expired())
+
+    def _diverged(
+        self, stage: str, report: LossReport, last_good: Path | None, what: str = "loss"
+    ) -> NoReturn:
+        self.observer.log(
+            {"kind": "diverged", "stage": stage, "step": report.bad_step, "what": what}
+        )
+        kept = f"last good checkpoint {last_good}" if last_good else "no checkpoint written yet"
+        raise TrainingDivergedError(
+            f"{what} became {report.bad_value} at {stage} step {report.bad_step}; stopped ({kept}). "
+            "Likely causes: learning rate too high (try --lr-scale 0.2) or bad data "
+            "(check the dataset's depth values)"
+        )
 
 
-class _Throughput:
-    """Images per second of training alone (validation and checkpoints excluded)."""
+@dataclass
+class _Stage:
+    """A stage in progress: its network, optimiser, data stream and where it stands."""
 
-    def __init__(self, images_per_step: int):
-        self.images_per_step = images_per_step
-        self.start = time.perf_counter()
-        self.running = True
-        self.window_images = 0
-        self.window_time = 0.0
-        self.total_images = 0
-        self.total_time = 0.0
-
-    def add_step(self) -> None:
-        self.window_images += self.images_per_step
-
-    def _tick(self) -> None:
-        if self.running:
-            now = time.perf_counter()
-            self.window_time += now - self.start
-            self.total_time += now - self.start
-            self.start = now
-
-    def pause(self) -> None:
-        self._tick()
-        self.running = False
-
-    def resume(self) -> None:
-        self.start = time.perf_counter()
-        self.running = True
-
-    def rate(self) -> float:
-        """Rate since the last call (call after a device sync for a true figure)."""
-        self._tick()
-        rate = self.window_images / self.window_time if self.window_time > 0 else 0.0
-        self.total_images += self.window_images
-        self.window_images, self.window_time = 0, 0.0
-        return rate
-
-    def overall(self) -> float:
-        self._tick()
-        self.total_images += self.window_images
-        self.window_images = 0
-        return self.total_images / self.total_time if self.total_time > 0 else 0.0
+    name: Stage
+    total: int
+    model: MultiScaleDepth  # the plain module: checkpoints and validation use it
+    net: torch.nn.Module  # what trains: the model, compiled and/or wrapped in DDP
+    optimizer: torch.optim.Optimizer
+    trainable: list[torch.Tensor]
+    batches: Iterator[Batch]
+    step: int  # steps completed
+    losses: LossWatch
+    meter: Throughput
+    best: float  # lowest validation abs_rel so far
+    history: list[tuple[int, float]]
+    last_good: Path | None  # newest checkpoint written (or resumed from)
+    best_metrics: dict[str, float] = field(default_factory=dict)
