@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -94,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         resume=resume,
         progress=not args.no_progress,
     )
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun only rank 0 reports
     for stage in result.stages.values():
         if stage.skipped:
             print(f"{stage.stage}: already finished in {result.run}")

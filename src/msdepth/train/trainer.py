@@ -8,6 +8,7 @@ Under ``torchrun`` the same code runs DistributedDataParallel (see `distributed`
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,12 @@ from msdepth.train.time_budget import TimeBudget
 from msdepth.train.validate import eval_split, validate
 
 STAGES: tuple[Stage, ...] = ("coarse", "fine")
+# DDP's per-forward buffer sync switch was renamed in newer PyTorch (the old name warns).
+_NO_BUFFER_SYNC = (
+    {"forward_sync_buffers": False}
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
+    else {"broadcast_buffers": False}
+)
 
 
 @dataclass
@@ -338,8 +345,8 @@ class Trainer:
         if dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             # Frozen layers have requires_grad False, so DDP syncs only what the stage trains;
-            # the buffers (input mean/std) are constants and need no broadcast each step.
-            net = DistributedDataParallel(net, device_ids=ids, broadcast_buffers=False)
+            # the buffers (input mean/std) are constants and need no sync each step.
+            net = DistributedDataParallel(net, device_ids=ids, **_NO_BUFFER_SYNC)
         net.train()
         step = state.step if state else 0
         loader = make_train_loader(
