@@ -98,3 +98,12 @@ def test_diverging_run_exits_non_zero_with_advice(data, tmp_path, capsys):
     flags = ["--steps", "6", "--lr-scale", "1e6", "--set", "train.log_every=1"]
     err = _error(capsys, [*argv, *flags, *TINY_FLAGS])
     assert "coarse step" in err and "--lr-scale" in err
+
+
+def test_resume_flag_continues_the_run_in_out(data, tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(data), "--out", str(run), "--stage", "coarse", *TINY_FLAGS]
+    assert main([*argv, "--steps", "1"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--data", str(data), "--out", str(run), "--resume", "--no-progress"]) == 0
+    assert "coarse: already finished" in capsys.readouterr().out

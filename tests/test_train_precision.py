@@ -52,3 +52,19 @@ def test_channels_last_training_matches_contiguous(fp32_run):
     nhwc = _run(root, data, train__channels_last=True)
     for stage in ("coarse", "fine"):
         assert _losses(nhwc, stage) == pytest.approx(_losses(fp32, stage), rel=1e-3)
+
+
+@pytest.mark.slow
+def test_compiled_model_trains_like_the_eager_one(tmp_path):
+    """Smoke test of torch.compile (tens of seconds: inductor compiles forward and backward)."""
+    data = tiny_data(tmp_path / "data")
+    cfg = dict(train__coarse_steps=2, train__log_every=1, train__val_every=1000)
+    eager = train(tiny_config(**cfg), data, tmp_path / "eager", stages="coarse", progress=False)
+    compiled = train(
+        tiny_config(train__compile=True, **cfg),
+        data,
+        tmp_path / "compiled",
+        stages="coarse",
+        progress=False,
+    )
+    assert _losses(compiled, "coarse") == pytest.approx(_losses(eager, "coarse"), rel=1e-3)
