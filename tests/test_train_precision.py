@@ -55,6 +55,7 @@ def test_channels_last_training_matches_contiguous(fp32_run):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit inside inductor
 def test_compiled_model_trains_like_the_eager_one(tmp_path):
     """Smoke test of torch.compile (tens of seconds: inductor compiles forward and backward)."""
     data = tiny_data(tmp_path / "data")
