@@ -52,6 +52,25 @@ def test_depth_is_along_the_optical_axis_not_the_ray_length():
     np.testing.assert_allclose(depth, h, rtol=1e-5)
 
 
+def test_rays_parallel_to_the_floor_still_hit_the_far_wall():
+    # With the principal point on a pixel row and no pitch, that row's rays have exactly zero
+    # vertical direction: they meet neither floor nor ceiling, only the wall ahead.
+    k = nyu_intrinsics((320, 240))
+    camera = Camera(
+        np.array((4.0, 1.5, 6.0), np.float32),
+        look_rotation(math.pi, 0.0, 0.0),
+        k["fx"],
+        k["fy"],
+        160.0,
+        120.0,
+        320,
+        240,
+    )
+    rgb, depth = render_scene(empty_room(camera), np.random.default_rng(0), sensor=False)
+    np.testing.assert_allclose(depth[120], 6.0, rtol=1e-5)
+    assert np.isfinite(depth).all()
+
+
 def test_a_box_in_front_of_the_wall_is_nearer_by_its_distance():
     camera = kinect_camera((15.0, 15.0, 5.0), yaw=math.pi)
     box = (14.5, 14.5, 2.0, 15.5, 15.5, 3.0)  # front face at z = 3, i.e. 2 m from the camera

@@ -99,6 +99,10 @@ class TrainConfig:
     keep_last: int = 3
     deterministic: bool = False
     detect_anomaly: bool = False
+    # Wall-clock budget per stage in minutes (0 = none): the stage stops cleanly at a step
+    # boundary with a final checkpoint, as if its step count had been reached.
+    max_minutes: float = 0.0
+    tensorboard: bool = True  # write RUN/tensorboard/ when the tensorboard package is installed
 
 
 @dataclass
@@ -281,6 +285,14 @@ def _check_ranges(cfg: Config, source: str) -> None:
         (0.0 <= cfg.train.loss_lambda <= 1.0, "train.loss_lambda must be in [0, 1]"),
         (cfg.train.workers >= 0, "train.workers must be >= 0"),
         (cfg.train.keep_last >= 1, "train.keep_last must be at least 1"),
+        (cfg.train.max_minutes >= 0, "train.max_minutes must be >= 0 (0 = no time budget)"),
+        (cfg.optim.grad_clip >= 0, "optim.grad_clip must be >= 0 (0 disables)"),
+        (cfg.optim.warmup_steps >= 0, "optim.warmup_steps must be >= 0"),
+        (
+            min(cfg.train.log_every, cfg.train.panel_every, cfg.train.val_every) >= 1
+            and cfg.train.checkpoint_every >= 1,
+            "train.log_every, panel_every, val_every and checkpoint_every must be at least 1",
+        ),
         (0 < cfg.eval.min_depth < cfg.eval.max_depth, "eval needs 0 < min_depth < max_depth"),
     ]
     for ok, message in checks:

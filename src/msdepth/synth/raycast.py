@@ -118,7 +118,8 @@ def intersect_room(rays: Rays, room: np.ndarray) -> Hits:
         t_hi = (room[axis] - o[axis]) * inv  # wall at the far end of this axis
         t_lo = -o[axis] * inv  # wall at 0
         positive = d > 0
-        t = np.where(positive, t_hi, t_lo)
+        # A ray parallel to this axis's walls (d == 0) never meets them: t = inf, not +-inf * 0.
+        t = np.where(positive, t_hi, np.where(d < 0, t_lo, np.float32(np.inf)))
         # face ids: floor 0 / ceiling 1, x=0 2 / x=X 3, z=0 4 / z=Z 5
         lo_id, hi_id = {0: (2, 3), 1: (0, 1), 2: (4, 5)}[axis]
         face = np.where(positive, np.int32(hi_id), np.int32(lo_id))

@@ -1,0 +1,547 @@
+"""The paper's two-stage training: coarse alone, then fine on a frozen coarse network.
+
+`train` is the whole API; `Trainer.run_stage` is the loop (data, forward, loss, backward, step,
+then the periodic work: log, panel, validation, checkpoint). A stage is resumable bit for bit:
+its data stream is indexed by step, and each checkpoint carries the optimiser and RNG state.
+Under ``torchrun`` the same code runs DistributedDataParallel (see `distributed`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+
+import torch
+from safetensors.torch import load_file
+from torch.nn.parallel import DistributedDataParallel
+
+from msdepth.checkpoint import list_checkpoints, read_info, resolve_checkpoint, save_model
+from msdepth.config import Config
+from msdepth.data import Batch, make_train_loader, open_dataset
+from msdepth.errors import CheckpointError, ConfigError
+from msdepth.losses import scale_invariant_loss
+from msdepth.models import MultiScaleDepth
+from msdepth.models.multiscale import Stage
+from msdepth.train.distributed import Distributed, setup_distributed
+from msdepth.train.loss_watch import LossReport, LossWatch, TrainingDivergedError
+from msdepth.train.observe import Observer, Throughput, depth_panel
+from msdepth.train.optim import lr_factor, make_optimizer, set_learning_rates
+from msdepth.train.state import (
+    CheckpointKeeper,
+    TrainState,
+    check_resume_compatible,
+    load_train_state,
+    resumable_checkpoints,
+    save_train_state,
+    state_path,
+)
+from msdepth.train.targets import log_depth_targets
+from msdepth.train.time_budget import TimeBudget
+from msdepth.train.validate import eval_split, validate
+
+STAGES: tuple[Stage, ...] = ("coarse", "fine")
+# DDP's per-forward buffer sync switch was renamed in newer PyTorch (the old name warns).
+_NO_BUFFER_SYNC = (
+    {"forward_sync_buffers": False}
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
+    else {"broadcast_buffers": False}
+)
+
+
+@dataclass
+class StageResult:
+    """What one stage did."""
+
+    stage: str
+    steps: int  # steps completed (fewer than total_steps when the time budget ran out)
+    total_steps: int
+    checkpoint: Path | None  # the stage's last step checkpoint
+    best_checkpoint: Path | None  # lowest validation abs_rel, when validated
+    final_metrics: dict[str, float] = field(default_factory=dict)  # validation at the end
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    loss_history: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss)
+    images_per_second: float = 0.0  # training throughput over all ranks (no validation)
+    stopped_by_budget: bool = False
+    skipped: bool = False  # already finished in this run folder (resume)
+
+
+@dataclass
+class TrainResult:
+    """A finished run: its folder, resolved config, final model and per-stage results."""
+
+    run: Path
+    config: Config
+    model_path: Path | None
+    stages: dict[str, StageResult] = field(default_factory=dict)
+
+
+def resume_config(run: str | Path) -> Config:
+    """The resolved config a run folder was trained with (``RUN/config.toml``)."""
+    path = Path(run) / "config.toml"
+    if not path.is_file():
+        raise CheckpointError(f"{run} has no config.toml: there is no run to resume there")
+    return Config.from_toml(path)
+
+
+def parse_stages(stages: str | Sequence[str]) -> tuple[Stage, ...]:
+    """``"both"``, ``"coarse"``, ``"fine"`` or a sequence of stages, in the paper's order."""
+    names = (
+        ["coarse", "fine"] if stages == "both" else [stages] if isinstance(stages, str) else stages
+    )
+    unknown = [s for s in names if s not in STAGES]
+    if unknown or not names:
+        raise ConfigError(f"stage {unknown[0] if unknown else ''!r} is not coarse, fine or both")
+    return tuple(s for s in STAGES if s in names)  # type: ignore[misc]
+
+
+def stage_seed(config: Config, stage: Stage) -> int:
+    """Seed of a stage's initial weights and data stream (different for the two stages)."""
+    return config.train.seed * 2 + STAGES.index(stage)
+
+
+def build_model(config: Config, stage: Stage) -> MultiScaleDepth:
+    """A stage's initial network, the same on every rank; only the stage's layers trainable."""
+    torch.manual_seed(stage_seed(config, stage))
+    model = MultiScaleDepth(config.model, stage=stage)
+    if stage == "coarse":
+        model.fine.requires_grad_(False)  # unused in stage 1: no gradient, not in the optimiser
+    return model
+
+
+def train(
+    config: Config | None,
+    data: str | Path,
+    out: str | Path,
+    stages: str | Sequence[str] = ("coarse", "fine"),
+    init: str | Path | None = None,
+    resume: bool | str | Path = False,
+    progress: bool = True,
+    max_minutes: float | None = None,
+) -> TrainResult:
+    """Train the paper's network on a prepared dataset into the run folder ``out``.
+
+    ``config`` None means the paper's defaults, or the run's own config when resuming.
+    ``init`` is the coarse checkpoint (file or run folder) the fine stage starts from; without
+    it the fine stage takes the newest coarse checkpoint in ``out``. ``resume`` (True or a
+    checkpoint) continues from the newest resumable checkpoint exactly; finished stages are
+    skipped. ``max_minutes`` overrides ``train.max_minutes``, a wall-clock budget per stage.
+    """
+    out = Path(out)
+    stage_list = parse_stages(stages)
+    if init is not None and stage_list != ("fine",):
+        raise ConfigError(
+            "--init gives the fine stage its coarse network: use it with --stage fine"
+        )
+    if config is None:
+        config = resume_config(out) if resume else Config()
+    if max_minutes is not None:
+        config = config.replace("train", max_minutes=max_minutes)
+    dist = setup_distributed(config.train.device)
+    try:
+        trainer = Trainer(config, Path(data), out, dist, progress)
+        return trainer.run(stage_list, init, resume)
+    finally:
+        dist.close()
+
+
+class Trainer:
+    """One run folder: datasets, config, observer; `run_stage` trains one stage."""
+
+    def __init__(self, config: Config, data: Path, run: Path, dist: Distributed, progress: bool):
+        self.train_set = open_dataset(data, "train")
+        val_split = eval_split(self.train_set.meta["splits"])
+        self.val_set = open_dataset(data, val_split) if val_split else None
+        # Inference corrects whole-frame predictions by input_width / reference_width.
+        self.config = config.replace("model", reference_width=self.train_set.image_size[0])
+        self.run_dir = run
+        self.dist = dist
+        self.device = dist.device
+        self.keeper = CheckpointKeeper(run, self.config.train.keep_last)
+        self.observer = Observer(
+            run, dist.is_main, progress, self.config.train.tensorboard, start=False
+        )
+        self.autocast = torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=self.config.train.precision == "bf16"
+        )
+
+    # ---- the run ---------------------------------------------------------------------------
+    def run(
+        self, stages: tuple[Stage, ...], init: str | Path | None, resume: bool | str | Path
+    ) -> TrainResult:
+        resume_from = self._resume_target(resume) if resume else None
+        if not resume:
+            for stage in stages:
+                if list_checkpoints(self.run_dir, stage):
+                    raise CheckpointError(
+                        f"{self.run_dir} already has {stage} checkpoints; pass --resume to "
+                        "continue that run, or choose a new --out folder"
+                    )
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.run_dir / "config.toml.tmp"
+            tmp.write_text(self.config.to_toml(), encoding="utf-8")
+            tmp.replace(self.run_dir / "config.toml")
+        self.dist.barrier()
+        self.observer.open()
+        result = TrainResult(self.run_dir, self.config, None)
+        deterministic = torch.are_deterministic_algorithms_enabled()
+        try:
+            if self.config.train.deterministic:
+                torch.use_deterministic_algorithms(True, warn_only=True)
+            for stage in stages:
+                checkpoint = None
+                if resume_from is not None:
+                    if STAGES.index(resume_from[0]) > STAGES.index(stage):
+                        result.stages[stage] = StageResult(stage, 0, 0, None, None, skipped=True)
+                        continue  # a later stage has begun: this one is done
+                    if resume_from[0] == stage:
+                        checkpoint = resume_from[1]
+                result.stages[stage] = self.run_stage(stage, checkpoint, init)
+            model_path = self.run_dir / "model.safetensors"
+            result.model_path = model_path if model_path.is_file() else None
+        finally:
+            torch.use_deterministic_algorithms(deterministic)
+            self.observer.close()
+        return result
+
+    def _resume_target(self, resume: bool | str | Path) -> tuple[str, Path]:
+        """(stage, checkpoint) to continue from: the given one, or the newest resumable."""
+        check_resume_compatible(resume_config(self.run_dir), self.config, self.run_dir)
+        if resume is not True:
+            path = resolve_checkpoint(resume)  # type: ignore[arg-type]
+            return read_info(path).stage, path
+        for stage in reversed(STAGES):
+            found = resumable_checkpoints(self.run_dir, stage)
+            if found:
+                return stage, found[-1]
+        raise CheckpointError(
+            f"{self.run_dir} has no resumable checkpoint (checkpoints/*.state.pt); "
+            "start the run without --resume"
+        )
+
+    # ---- one stage: the loop ---------------------------------------------------------------
+    def run_stage(
+        self, stage: Stage, resume_from: Path | None, init: str | Path | None
+    ) -> StageResult:
+        """Train one stage from its start, or from ``resume_from``, to its last step."""
+        state = None
+        if resume_from is not None:
+            state = load_train_state(state_path(resume_from))
+            self._check_state(state, stage, resume_from)
+            if state.finished:
+                return self._finished_result(stage, resume_from, state)
+        s = self._start_stage(stage, state, resume_from, init)
+        cfg = self.config.train
+        budget = TimeBudget(cfg.max_minutes)
+        stopped_by_budget = False
+        try:
+            while s.step < s.total:
+                batch, pred = self._train_step(s)
+                s.step += 1
+                self.observer.step()
+                # Periodic work; each reads values back from the device only at its interval.
+                before_end = s.step < s.total
+                if s.step % cfg.log_every == 0:
+                    self._log(s)
+                if s.step % cfg.panel_every == 0 and self.dist.is_main:
+                    panel = depth_panel(batch.image, batch.depth, batch.mask, pred.float().exp())
+                    self.observer.panel(stage, s.step, panel)
+                if s.step % cfg.val_every == 0 and before_end:
+                    with s.meter.paused():
+                        self._validate(s)
+                if s.step % cfg.checkpoint_every == 0 and before_end:
+                    with s.meter.paused():
+                        self._log(s)
+                        s.last_good = self._checkpoint(s, {}, finished=False)
+                if budget.limited and self._budget_spent(budget, s.step):
+                    stopped_by_budget = before_end
+                    break
+            self._log(s)
+            final_metrics = self._validate(s)
+            checkpoint = self._checkpoint(s, final_metrics, finished=True)
+            if self.dist.is_main:
+                save_model(
+                    self.run_dir / "model.safetensors",
+                    s.model,
+                    self.config,
+                    stage,
+                    s.step,
+                    final_metrics,
+                )
+                if stopped_by_budget:
+                    self.observer.message(
+                        f"{stage}: time budget spent after {s.step} of {s.total} steps"
+                    )
+            self.dist.barrier()
+        finally:
+            s.batches = iter(())  # stops the loader's workers, also on errors
+            self.observer.end_stage()
+        best = self.keeper.best_path(stage)
+        return StageResult(
+            stage,
+            s.step,
+            s.total,
+            checkpoint,
+            best if best.is_file() else None,
+            final_metrics,
+            s.best_metrics,
+            s.history,
+            s.meter.overall(),
+            stopped_by_budget,
+        )
+
+    def _train_step(self, s: _Stage) -> tuple[Batch, torch.Tensor]:
+        """One SGD step on the next batch; returns the batch and the prediction (log depth)."""
+        cfg = self.config
+        batch = next(s.batches)
+        image = batch.image.to(self.device, non_blocking=True)
+        if cfg.train.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        depth = batch.depth.to(self.device, non_blocking=True)
+        mask = batch.mask.to(self.device, non_blocking=True)
+        target, mask = log_depth_targets(depth, mask, cfg.train.mask_min_max)
+        set_learning_rates(s.optimizer, lr_factor(s.step, s.total, cfg.optim))
+        with self.autocast:
+            pred = s.net(image)
+        loss = scale_invariant_loss(pred.float(), target, mask, cfg.train.loss_lambda)
+        loss.backward()
+        if cfg.optim.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(s.trainable, cfg.optim.grad_clip, foreach=True)
+        s.optimizer.step()
+        s.optimizer.zero_grad(set_to_none=True)
+        s.losses.add(s.step + 1, loss)
+        s.meter.add_step()
+        return batch, pred.detach()
+
+    # ---- one stage: setting up -------------------------------------------------------------
+    def _start_stage(
+        self,
+        stage: Stage,
+        state: TrainState | None,
+        resume_from: Path | None,
+        init: str | Path | None,
+    ) -> _Stage:
+        """Model, optimiser, data stream and RNG, fresh or exactly as ``state`` left them."""
+        cfg, dist = self.config, self.dist
+        total = cfg.train.coarse_steps if stage == "coarse" else cfg.train.fine_steps
+        seed = stage_seed(cfg, stage)
+        model = build_model(cfg, stage)
+        if resume_from is not None:
+            model.load_state_dict(load_file(str(resume_from)))
+        elif stage == "fine":
+            source = self._load_coarse(model, init)
+            self.observer.log({"kind": "init", "stage": stage, "coarse": str(source)})
+        model.to(self.device)
+        if cfg.train.channels_last:
+            model.to(memory_format=torch.channels_last)
+        optimizer = make_optimizer(model, cfg.optim, stage)
+        if state is not None:
+            optimizer.load_state_dict(state.optimizer)
+        net: torch.nn.Module = torch.compile(model) if cfg.train.compile else model
+        if dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # Frozen layers have requires_grad False, so DDP syncs only what the stage trains;
+            # the buffers (input mean/std) are constants and need no sync each step.
+            net = DistributedDataParallel(net, device_ids=ids, **_NO_BUFFER_SYNC)
+        net.train()
+        step = state.step if state else 0
+        loader = make_train_loader(
+            self.train_set,
+            cfg.train.batch_size,
+            cfg.augment,
+            model.geometry.input_hw,
+            model.output_hw,
+            seed=seed,
+            start_step=step,
+            num_steps=max(total - step, 0),
+            workers=cfg.train.workers,
+            rank=dist.rank,
+            world_size=dist.world_size,
+            pin_memory=self.device.type == "cuda",
+        )
+        batches = iter(loader)  # draws from the global RNG: before restoring it below
+        if state is not None:
+            torch.set_rng_state(state.rng_cpu[dist.rank])
+            if state.rng_cuda and self.device.type == "cuda":
+                torch.cuda.set_rng_state(state.rng_cuda[dist.rank])
+        else:
+            torch.manual_seed(seed * 1000 + 1 + dist.rank)  # dropout differs between ranks
+        self.observer.start_stage(stage, step, total)
+        return _Stage(
+            name=stage,
+            total=total,
+            model=model,
+            net=net,
+            optimizer=optimizer,
+            trainable=[p for group in optimizer.param_groups for p in group["params"]],
+            batches=batches,
+            step=step,
+            losses=LossWatch(dist),
+            meter=Throughput(cfg.train.batch_size * dist.world_size),
+            best=state.best_abs_rel if state else float("inf"),
+            history=list(state.loss_history) if state else [],
+            last_good=resume_from,
+        )
+
+    def _load_coarse(self, model: MultiScaleDepth, init: str | Path | None) -> Path:
+        """Copy a trained coarse network into ``model`` (the fine stage's starting point)."""
+        if init is not None:
+            path = resolve_checkpoint(init)
+        else:
+            found = list_checkpoints(self.run_dir, "coarse")
+            model_file = self.run_dir / "model.safetensors"
+            if found:
+                path = found[-1]
+            elif model_file.is_file() and read_info(model_file).stage == "coarse":
+                path = model_file
+            else:
+                raise CheckpointError(
+                    f"the fine stage needs a trained coarse network and {self.run_dir} has none; "
+                    "pass --init CKPT (a coarse checkpoint or run folder) or train --stage coarse first"
+                )
+        info = read_info(path)
+        mine, theirs = self.config.model, info.config.model
+        if (theirs.input_width, theirs.input_height) != (mine.input_width, mine.input_height):
+            raise CheckpointError(
+                f"{path} was trained at input {theirs.input_width}x{theirs.input_height}, this run "
+                f"uses {mine.input_width}x{mine.input_height}; set model.input_width/height to match"
+            )
+        weights = load_file(str(path))
+        prefix = "coarse."
+        model.coarse.load_state_dict(
+            {k.removeprefix(prefix): v for k, v in weights.items() if k.startswith(prefix)}
+        )
+        return path
+
+    def _check_state(self, state: TrainState, stage: str, path: Path) -> None:
+        if state.stage != stage:
+            raise CheckpointError(f"{path} is a {state.stage} checkpoint, not {stage}")
+        if state.world_size != self.dist.world_size:
+            raise CheckpointError(
+                f"{path} was written by {state.world_size} process(es) and this run has "
+                f"{self.dist.world_size}; resume with the same torchrun --nproc_per_node"
+            )
+
+    def _finished_result(self, stage: str, checkpoint: Path, state: TrainState) -> StageResult:
+        """A stage that already ended in this run folder (resume skips it)."""
+        best = self.keeper.best_path(stage)
+        cfg = self.config.train
+        return StageResult(
+            stage,
+            state.step,
+            cfg.coarse_steps if stage == "coarse" else cfg.fine_steps,
+            checkpoint,
+            best if best.is_file() else None,
+            read_info(checkpoint).metrics,
+            read_info(best).metrics if best.is_file() else {},
+            state.loss_history,
+            skipped=True,
+        )
+
+    # ---- one stage: periodic work ----------------------------------------------------------
+    def _log(self, s: _Stage) -> None:
+        """Read the pending losses back (one device sync); stop on NaN/inf; log them."""
+        report = s.losses.read()
+        if report is None:
+            return
+        if report.bad_step is not None:
+            self._diverged(s.name, report, s.last_good)
+        s.history.append((report.last_step, report.mean))
+        lrs = {g["name"]: g["lr"] for g in s.optimizer.param_groups}
+        self.observer.train_scalars(s.name, report.last_step, report.mean, lrs, s.meter.rate())
+
+    def _validate(self, s: _Stage) -> dict[str, float]:
+        """Validation on rank 0 (others wait); saves ``<stage>-best`` when abs_rel improves."""
+        metrics: dict[str, float] = {}
+        if self.dist.is_main and self.val_set is not None:
+            with torch.random.fork_rng(devices=[]):  # never perturbs the training RNG
+                result = validate(s.model, self.val_set, self.config, self.device, self.autocast)
+            metrics = result.metrics
+            self.observer.val_scalars(s.name, s.step, metrics)
+            panel = depth_panel(result.image, result.depth, result.mask, result.pred)
+            self.observer.panel(f"{s.name}-val", s.step, panel)
+            if metrics["abs_rel"] < s.best:  # rank 0 alone tracks and saves the best
+                s.best, s.best_metrics = metrics["abs_rel"], metrics
+                best = self.keeper.best_path(s.name)
+                save_model(best, s.model, self.config, s.name, s.step, metrics)
+        self.dist.barrier()
+        return metrics
+
+    def _checkpoint(self, s: _Stage, metrics: dict[str, float], finished: bool) -> Path:
+        """Write weights + train state (rank 0), keep the last K; every rank takes part."""
+        path = self.keeper.step_path(s.name, s.step)
+        with torch.no_grad():
+            finite = bool(torch.stack([p.isfinite().all() for p in s.trainable]).all())
+        if not finite:  # e.g. an infinite gradient under a finite loss
+            report = LossReport(s.step, math.nan, 0, s.step, math.nan)
+            self._diverged(s.name, report, s.last_good, "weights")
+        rng_cpu = self.dist.gather_cpu(torch.get_rng_state())
+        rng_cuda = (
+            self.dist.gather_cpu(torch.cuda.get_rng_state()) if self.device.type == "cuda" else []
+        )
+        if self.dist.is_main:
+            if s.history:
+                metrics = {**metrics, "train_loss": s.history[-1][1]}
+            save_model(path, s.model, self.config, s.name, s.step, metrics)
+            state = TrainState(
+                s.name,
+                s.step,
+                s.optimizer.state_dict(),
+                rng_cpu,
+                rng_cuda,
+                s.best,
+                s.history,
+                finished,
+            )
+            save_train_state(state_path(path), state)
+            self.keeper.prune(s.name)
+            self.observer.log(
+                {"kind": "checkpoint", "stage": s.name, "step": s.step, "path": str(path)}
+            )
+        self.dist.barrier()
+        return path
+
+    def _budget_spent(self, budget: TimeBudget, step: int) -> bool:
+        """Every step alone; under DDP at log intervals, where all ranks agree to stop."""
+        if not self.dist.enabled:
+            return budget.expired()
+        if step % self.config.train.log_every:
+            return False
+        return self.dist.any(budget.expired())
+
+    def _diverged(
+        self, stage: str, report: LossReport, last_good: Path | None, what: str = "loss"
+    ) -> NoReturn:
+        self.observer.log(
+            {"kind": "diverged", "stage": stage, "step": report.bad_step, "what": what}
+        )
+        kept = f"last good checkpoint {last_good}" if last_good else "no checkpoint written yet"
+        raise TrainingDivergedError(
+            f"{what} became {report.bad_value} at {stage} step {report.bad_step}; stopped ({kept}). "
+            "Likely causes: learning rate too high (try --lr-scale 0.2) or bad data "
+            "(check the dataset's depth values)"
+        )
+
+
+@dataclass
+class _Stage:
+    """A stage in progress: its network, optimiser, data stream and where it stands."""
+
+    name: Stage
+    total: int
+    model: MultiScaleDepth  # the plain module: checkpoints and validation use it
+    net: torch.nn.Module  # what trains: the model, compiled and/or wrapped in DDP
+    optimizer: torch.optim.Optimizer
+    trainable: list[torch.Tensor]
+    batches: Iterator[Batch]
+    step: int  # steps completed
+    losses: LossWatch
+    meter: Throughput
+    best: float  # lowest validation abs_rel so far
+    history: list[tuple[int, float]]
+    last_good: Path | None  # newest checkpoint written (or resumed from)
+    best_metrics: dict[str, float] = field(default_factory=dict)
