@@ -164,12 +164,9 @@ def read_info(path: str | Path) -> CheckpointInfo:
     )
 
 
-def load_model(
-    path: str | Path, device: str | torch.device = "cpu"
-) -> tuple[MultiScaleDepth, CheckpointInfo]:
-    """Rebuild the model a checkpoint describes and load its weights (eval mode)."""
+def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], CheckpointInfo]:
+    """A checkpoint's tensors (CPU) and info, checked against the digest in its header."""
     info = read_info(path)
-    model = MultiScaleDepth(info.config.model, stage=info.stage)  # type: ignore[arg-type]
     try:
         state = load_file(str(info.path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
@@ -179,6 +176,15 @@ def load_model(
             f"{info.path} is damaged: its weights do not match the digest in its header "
             "(corrupted or tampered); use another checkpoint or copy it again"
         )
+    return state, info
+
+
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[MultiScaleDepth, CheckpointInfo]:
+    """Rebuild the model a checkpoint describes and load its weights (eval mode)."""
+    state, info = load_weights(path)
+    model = MultiScaleDepth(info.config.model, stage=info.stage)  # type: ignore[arg-type]
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

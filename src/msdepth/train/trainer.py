@@ -16,10 +16,15 @@ from pathlib import Path
 from typing import NoReturn
 
 import torch
-from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 
-from msdepth.checkpoint import list_checkpoints, read_info, resolve_checkpoint, save_model
+from msdepth.checkpoint import (
+    list_checkpoints,
+    load_weights,
+    read_info,
+    resolve_checkpoint,
+    save_model,
+)
 from msdepth.config import Config
 from msdepth.data import Batch, make_train_loader, open_dataset
 from msdepth.errors import CheckpointError, ConfigError
@@ -331,7 +336,7 @@ class Trainer:
         seed = stage_seed(cfg, stage)
         model = build_model(cfg, stage)
         if resume_from is not None:
-            model.load_state_dict(load_file(str(resume_from)))
+            model.load_state_dict(load_weights(resume_from)[0])
         elif stage == "fine":
             source = self._load_coarse(model, init)
             self.observer.log({"kind": "init", "stage": stage, "coarse": str(source)})
@@ -410,7 +415,7 @@ class Trainer:
                 f"{path} was trained at input {theirs.input_width}x{theirs.input_height}, this run "
                 f"uses {mine.input_width}x{mine.input_height}; set model.input_width/height to match"
             )
-        weights = load_file(str(path))
+        weights = load_weights(path)[0]
         prefix = "coarse."
         model.coarse.load_state_dict(
             {k.removeprefix(prefix): v for k, v in weights.items() if k.startswith(prefix)}
