@@ -110,17 +110,32 @@ def load_train_state(path: Path) -> TrainState:
         raise CheckpointError(f"{path} is not a readable train state ({exc})") from None
     if not isinstance(payload, dict) or payload.get("format") != STATE_FORMAT:
         raise CheckpointError(f"{path} is not an msdepth train state")
-    history = payload["loss_history"].tolist()
-    return TrainState(
-        stage=payload["stage"],
-        step=int(payload["step"]),
-        optimizer=payload["optimizer"],
-        rng_cpu=[r.clone() for r in payload["rng_cpu"]],  # own storage: set_rng_state needs it
-        rng_cuda=[r.clone() for r in payload["rng_cuda"]],
-        best_abs_rel=float(payload["best_abs_rel"]),
-        loss_history=[(int(s), float(v)) for s, v in history],
-        finished=bool(payload["finished"]),
-    )
+    try:
+        history = payload["loss_history"].tolist()
+        state = TrainState(
+            stage=payload["stage"],
+            step=int(payload["step"]),
+            optimizer=payload["optimizer"],
+            rng_cpu=[r.clone() for r in payload["rng_cpu"]],  # own storage for set_rng_state
+            rng_cuda=[r.clone() for r in payload["rng_cuda"]],
+            best_abs_rel=float(payload["best_abs_rel"]),
+            loss_history=[(int(s), float(v)) for s, v in history],
+            finished=bool(payload["finished"]),
+        )
+        valid = (
+            state.stage in ("coarse", "fine")
+            and state.step >= 0
+            and isinstance(state.optimizer, dict)
+            and {"state", "param_groups"} <= set(state.optimizer)
+            and all(r.dtype == torch.uint8 for r in state.rng_cpu)
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(
+            f"{path} is a damaged train state ({type(exc).__name__}: {exc})"
+        ) from None
+    if not valid:
+        raise CheckpointError(f"{path} is a damaged train state (values of the wrong kind)")
+    return state
 
 
 def resumable_checkpoints(run: Path, stage: str) -> list[Path]:
