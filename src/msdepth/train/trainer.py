@@ -178,9 +178,14 @@ class Trainer:
         self, stages: tuple[Stage, ...], init: str | Path | None, resume: bool | str | Path
     ) -> TrainResult:
         resume_from = self._resume_target(resume) if resume else None
-        if not resume:
+        if resume_from is None:
             for stage in stages:
-                if list_checkpoints(self.run_dir, stage):
+                existing = list_checkpoints(self.run_dir, stage)
+                if existing and resume:  # weights without a state file: a killed checkpoint
+                    for path in existing:
+                        path.unlink()
+                        path.with_suffix(".json").unlink(missing_ok=True)
+                elif existing:
                     raise CheckpointError(
                         f"{self.run_dir} already has {stage} checkpoints; pass --resume to "
                         "continue that run, or choose a new --out folder"
@@ -213,8 +218,9 @@ class Trainer:
             self.observer.close()
         return result
 
-    def _resume_target(self, resume: bool | str | Path) -> tuple[str, Path]:
-        """(stage, checkpoint) to continue from: the given one, or the newest resumable."""
+    def _resume_target(self, resume: bool | str | Path) -> tuple[str, Path] | None:
+        """(stage, checkpoint) to continue from: the given one, or the newest resumable; None
+        when the run was stopped before its first complete checkpoint (it starts over)."""
         check_resume_compatible(resume_config(self.run_dir), self.config, self.run_dir)
         if resume is not True:
             path = resolve_checkpoint(resume)  # type: ignore[arg-type]
@@ -223,10 +229,9 @@ class Trainer:
             found = resumable_checkpoints(self.run_dir, stage)
             if found:
                 return stage, found[-1]
-        raise CheckpointError(
-            f"{self.run_dir} has no resumable checkpoint (checkpoints/*.state.pt); "
-            "start the run without --resume"
-        )
+        # Killed before the first checkpoint, or between its weights and its state file: the
+        # folder holds this run's config.toml and nothing to continue from, so start over.
+        return None
 
     # ---- one stage: the loop ---------------------------------------------------------------
     def run_stage(
