@@ -45,6 +45,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="CKPT",
         help="continue the run in --out from its newest checkpoint (or CKPT) exactly",
     )
+    p.add_argument(
+        "--detect-anomaly",
+        action="store_true",
+        default=None,
+        help="debugging: find the operation whose gradient first becomes NaN (slow)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -60,6 +66,7 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, object]:
         "train.channels_last": args.channels_last,
         "train.compile": args.compile,
         "train.max_minutes": args.minutes,
+        "train.detect_anomaly": args.detect_anomaly,
     }
     if args.steps is not None:
         flags["train.coarse_steps"] = flags["train.fine_steps"] = args.steps

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -315,10 +316,19 @@ class Trainer:
         mask = batch.mask.to(self.device, non_blocking=True)
         target, mask = log_depth_targets(depth, mask, cfg.train.mask_min_max)
         set_learning_rates(s.optimizer, lr_factor(s.step, s.total, cfg.optim))
-        with self.autocast:
-            pred = s.net(image)
-        loss = scale_invariant_loss(pred.float(), target, mask, cfg.train.loss_lambda)
-        loss.backward()
+        with torch.autograd.set_detect_anomaly(cfg.train.detect_anomaly):
+            try:
+                with self.autocast:
+                    pred = s.net(image)
+                loss = scale_invariant_loss(pred.float(), target, mask, cfg.train.loss_lambda)
+                loss.backward()
+            except RuntimeError as exc:
+                if not cfg.train.detect_anomaly or "nan" not in str(exc).lower():
+                    raise
+                op = re.search(r"Function '(\w+)'", str(exc))
+                what = f"the gradient of {op.group(1) if op else 'an operation'}"
+                report = LossReport(s.step + 1, math.nan, 0, s.step + 1, math.nan)
+                self._diverged(s.name, report, s.last_good, what)
         if cfg.optim.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(s.trainable, cfg.optim.grad_clip, foreach=True)
         s.optimizer.step()
