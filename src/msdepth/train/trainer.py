@@ -191,6 +191,8 @@ class Trainer:
                         f"{self.run_dir} already has {stage} checkpoints; pass --resume to "
                         "continue that run, or choose a new --out folder"
                     )
+            if init is not None and "fine" in stages:
+                self._check_coarse_source(resolve_checkpoint(init))
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             tmp = self.run_dir / "config.toml.tmp"
@@ -423,6 +425,16 @@ class Trainer:
                     f"the fine stage needs a trained coarse network and {self.run_dir} has none; "
                     "pass --init CKPT (a coarse checkpoint or run folder) or train --stage coarse first"
                 )
+        self._check_coarse_source(path)
+        weights = load_weights(path)[0]
+        prefix = "coarse."
+        model.coarse.load_state_dict(
+            {k.removeprefix(prefix): v for k, v in weights.items() if k.startswith(prefix)}
+        )
+        return path
+
+    def _check_coarse_source(self, path: Path) -> None:
+        """Refuse a coarse network of another input geometry (before anything is written)."""
         info = read_info(path)
         mine, theirs = self.config.model, info.config.model
         if (theirs.input_width, theirs.input_height) != (mine.input_width, mine.input_height):
@@ -430,12 +442,6 @@ class Trainer:
                 f"{path} was trained at input {theirs.input_width}x{theirs.input_height}, this run "
                 f"uses {mine.input_width}x{mine.input_height}; set model.input_width/height to match"
             )
-        weights = load_weights(path)[0]
-        prefix = "coarse."
-        model.coarse.load_state_dict(
-            {k.removeprefix(prefix): v for k, v in weights.items() if k.startswith(prefix)}
-        )
-        return path
 
     def _check_state(self, state: TrainState, stage: str, path: Path) -> None:
         if state.stage != stage:
