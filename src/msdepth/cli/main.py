@@ -15,7 +15,17 @@ from msdepth import __version__
 from msdepth.errors import MsdepthError
 
 # In the order of the walk: data, training, using the model.
-SUBCOMMANDS = ["quickstart", "synth", "prepare", "show", "train", "evaluate", "predict", "export", "info"]
+SUBCOMMANDS = [
+    "quickstart",
+    "synth",
+    "prepare",
+    "show",
+    "train",
+    "evaluate",
+    "predict",
+    "export",
+    "info",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
