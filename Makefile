@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
+# Real NYU samples for the demo's zero-shot report, when present (the dev/CI workspace has them).
+REAL ?= $(wildcard ../shared/data/nyu-test)
 
 .PHONY: demo test lint install bench clean
 
@@ -17,7 +19,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 demo: install
-	$(BIN)/msdepth info
+	$(BIN)/msdepth quickstart --out demo-out $(if $(REAL),--real $(REAL))
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -66,7 +66,7 @@ def test_rays_parallel_to_the_floor_still_hit_the_far_wall():
         320,
         240,
     )
-    _rgb, depth = render_scene(empty_room(camera), np.random.default_rng(0), sensor=False)
+    _, depth = render_scene(empty_room(camera), np.random.default_rng(0), sensor=False)
     np.testing.assert_allclose(depth[120], 6.0, rtol=1e-5)
     assert np.isfinite(depth).all()
 
