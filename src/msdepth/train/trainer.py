@@ -425,16 +425,16 @@ class Trainer:
                     f"the fine stage needs a trained coarse network and {self.run_dir} has none; "
                     "pass --init CKPT (a coarse checkpoint or run folder) or train --stage coarse first"
                 )
-        self._check_coarse_source(path)
-        weights = load_weights(path)[0]
+        weights = self._check_coarse_source(path)
         prefix = "coarse."
         model.coarse.load_state_dict(
             {k.removeprefix(prefix): v for k, v in weights.items() if k.startswith(prefix)}
         )
         return path
 
-    def _check_coarse_source(self, path: Path) -> None:
-        """Refuse a coarse network of another input geometry (before anything is written)."""
+    def _check_coarse_source(self, path: Path) -> dict[str, torch.Tensor]:
+        """The weights of a coarse network of this run's geometry, intact (else an error
+        before anything is written)."""
         info = read_info(path)
         mine, theirs = self.config.model, info.config.model
         if (theirs.input_width, theirs.input_height) != (mine.input_width, mine.input_height):
@@ -442,6 +442,7 @@ class Trainer:
                 f"{path} was trained at input {theirs.input_width}x{theirs.input_height}, this run "
                 f"uses {mine.input_width}x{mine.input_height}; set model.input_width/height to match"
             )
+        return load_weights(path)[0]
 
     def _check_state(self, state: TrainState, stage: str, path: Path) -> None:
         if state.stage != stage:
