@@ -738,6 +738,120 @@ def _(w):
     return argv, r"results is a folder; give a file name"
 
 
+# ---- train -------------------------------------------------------------------------------------
+
+
+def _train(w: World, *extra: object, config: str | None = None) -> list[str]:
+    argv = ["train", "--data", str(w.dataset), "--out", str(w.root / "run"), "--no-progress",
+            "--set", "model.input_width=96", "--set", "model.input_height=72",
+            "--steps", "1", "--batch-size", "2", "--workers", "0"]  # fmt: skip
+    if config is not None:
+        (w.root / "run.toml").write_text(config)
+        argv += ["--config", str(w.root / "run.toml")]
+    return [*argv, *map(str, extra)]
+
+
+@case("train", "data-missing")
+def _(w):
+    argv = _train(w)
+    argv[argv.index("--data") + 1] = str(w.root / "nope")
+    return argv, r"--data .*nope is not a prepared dataset"
+
+
+@case("train", "data-is-a-csv-not-a-dataset")
+def _(w):
+    argv = _train(w)
+    argv[argv.index("--data") + 1] = str(w.src)
+    return argv, r"--data .*src is not a prepared dataset"
+
+
+@case("train", "dataset-meta-json-corrupt")
+def _(w):
+    (w.dataset / "meta.json").write_text("[1, 2")
+    return _train(w), r"dataset/meta\.json is corrupt"
+
+
+@case("train", "config-file-missing")
+def _(w):
+    return _train(w, "--config", w.root / "nope.toml"), r"config file .*nope\.toml does not exist"
+
+
+@case("train", "config-not-toml")
+def _(w):
+    return _train(w, config="[train\nbatch_size = 2\n"), r"run\.toml is not valid TOML"
+
+
+@case("train", "config-unknown-key")
+def _(w):
+    return _train(w, config="[train]\nbatchsize = 2\n"), r"run\.toml: unknown key train\.batchsize"
+
+
+@case("train", "config-unknown-section")
+def _(w):
+    return _train(
+        w, config="[trainer]\nbatch_size = 2\n"
+    ), r"run\.toml: unknown section \[trainer\]"
+
+
+@case("train", "config-wrong-type")
+def _(w):
+    return (_train(w, config='[optim]\nmomentum = "high"\n'),
+            r"run\.toml: optim\.momentum must be a number, got 'high'")  # fmt: skip
+
+
+@case("train", "config-out-of-range")
+def _(w):
+    return _train(w, config="[model]\ndropout = 1.5\n"), r"run\.toml: model\.dropout must be in"
+
+
+@case("train", "set-without-equals")
+def _(w):
+    return _train(
+        w, "--set", "train.seed"
+    ), r"override 'train\.seed' must look like section\.key=value"
+
+
+@case("train", "set-unknown-key")
+def _(w):
+    return _train(w, "--set", "train.sed=3"), r"--set: unknown key train\.sed"
+
+
+@case("train", "negative-steps")
+def _(w):
+    return _train(w, "--steps", "-1"), r"train steps must be >= 0"
+
+
+@case("train", "cuda-without-cuda")
+def _(w):
+    return _train(w, "--device", "cuda"), r"cuda"
+
+
+@case("train", "init-missing")
+def _(w):
+    return (_train(w, "--stage", "fine", "--init", w.root / "nope.safetensors"),
+            r"nope\.safetensors does not exist")  # fmt: skip
+
+
+@case("train", "init-of-another-geometry")
+def _(w):
+    bigger = Config().with_overrides({"model.input_width": 128, "model.input_height": 96})
+    path = save_model(w.root / "coarse128.safetensors", MultiScaleDepth(bigger.model), bigger,
+                      "coarse", 5)  # fmt: skip
+    return (_train(w, "--stage", "fine", "--init", path),
+            r"coarse128\.safetensors was trained at input 128x96, this run uses 96x72")  # fmt: skip
+
+
+@case("train", "init-tampered")
+def _(w):
+    return (_train(w, "--stage", "fine", "--init", tampered_weights(w)),
+            r"tampered\.safetensors is damaged")  # fmt: skip
+
+
+@case("train", "resume-without-a-run")
+def _(w):
+    return _train(w, "--resume"), r"run has no config\.toml: there is no run to resume"
+
+
 # ---- the matrix --------------------------------------------------------------------------------
 
 
@@ -757,7 +871,7 @@ def test_bad_input_is_one_clear_line_and_damages_nothing(setup, world, capsys):
 
 def test_the_matrix_covers_every_command():
     commands = {p.id.split(":")[0] for p in CASES}
-    assert commands >= {"prepare", "synth", "evaluate", "predict", "export"}
+    assert commands >= {"prepare", "synth", "train", "evaluate", "predict", "export"}
 
 
 # ---- --skip-bad: the same broken pairs are skipped, listed, and the rest prepared --------------
