@@ -114,3 +114,16 @@ def test_root_flag_moves_the_boundary_not_removes_it(tmp_path, capsys):
     assert main(argv) == 2 and "passwd is outside" in capsys.readouterr().err
     assert main([*argv, "--skip-bad"]) == 0
     assert np.load(tmp_path / "ds" / "test" / "rgb.npy").shape[0] == 1
+
+
+def test_weights_digest_depends_on_values_not_memory_layout():
+    import torch
+
+    from msdepth.checkpoint import weights_digest
+
+    w = torch.arange(2 * 3 * 4 * 1, dtype=torch.float32).reshape(2, 3, 4, 1)
+    odd = w.to(memory_format=torch.channels_last)  # stride(-1) == 3 on the size-1 axis
+    assert weights_digest({"w": odd}) == weights_digest({"w": w.clone()})
+    changed = w.clone()
+    changed[1, 2, 3, 0] += 1
+    assert weights_digest({"w": changed}) != weights_digest({"w": w})
