@@ -121,9 +121,10 @@ def test_weights_digest_depends_on_values_not_memory_layout():
 
     from msdepth.checkpoint import weights_digest
 
-    w = torch.arange(2 * 3 * 4 * 1, dtype=torch.float32).reshape(2, 3, 4, 1)
-    odd = w.to(memory_format=torch.channels_last)  # stride(-1) == 3 on the size-1 axis
+    w = torch.arange(4 * 3, dtype=torch.float32).reshape(4, 3, 1, 1)  # a 1x1 conv
+    odd = w.to(memory_format=torch.channels_last)  # "contiguous", yet stride(-1) == 3
+    assert odd.contiguous().stride()[-1] == 3
     assert weights_digest({"w": odd}) == weights_digest({"w": w.clone()})
     changed = w.clone()
-    changed[1, 2, 3, 0] += 1
+    changed[3, 2, 0, 0] += 1
     assert weights_digest({"w": changed}) != weights_digest({"w": w})
