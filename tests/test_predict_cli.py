@@ -1,5 +1,7 @@
 """`msdepth predict`: inputs (files, folders, globs, videos) and every output file."""
 
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -126,18 +128,44 @@ def test_missing_inputs_are_one_line_errors(tmp_path, checkpoint, capsys):
 
 
 def test_videos_without_the_optional_decoder_name_the_extra_to_install(
-    tmp_path, checkpoint, capsys
+    tmp_path, checkpoint, capsys, monkeypatch
 ):
-    pytest.importorskip("msdepth")
-    try:
-        import av  # noqa: F401
-
-        pytest.skip("PyAV is installed; the error path cannot be reached")
-    except ImportError:
-        pass
+    monkeypatch.setitem(sys.modules, "av", None)  # as if PyAV were not installed
     (tmp_path / "clip.mp4").write_bytes(b"\x00" * 32)
     code = predict("--checkpoint", checkpoint, tmp_path / "clip.mp4", "--out", tmp_path / "o")
     assert code == 2 and "pip install av" in capsys.readouterr().err
+
+
+def write_video(path, frames=12, size=(64, 48)):
+    av = pytest.importorskip("av", reason="PyAV (the video extra) is not installed")
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        for i in range(frames):
+            rgb = np.full((size[1], size[0], 3), 20 * i, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def test_every_nth_video_frame_gets_a_depth_map_at_the_video_size(tmp_path, checkpoint):
+    video = write_video(tmp_path / "walk.mp4")
+    out = tmp_path / "out"
+    code = predict("--checkpoint", checkpoint, video, "--out", out, "--save", "npy", "--every", "4")
+    assert code == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["walk_f000000.npy", "walk_f000004.npy", "walk_f000008.npy"]
+    assert np.load(out / names[0]).shape == (48, 64)
+
+
+def test_a_corrupt_video_is_a_one_line_error(tmp_path, checkpoint, capsys):
+    pytest.importorskip("av", reason="PyAV (the video extra) is not installed")
+    (tmp_path / "broken.mp4").write_bytes(b"\x00" * 64)
+    code = predict("--checkpoint", checkpoint, tmp_path / "broken.mp4", "--out", tmp_path / "o")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "broken.mp4" in err[0]
 
 
 def test_unknown_output_kind_is_refused_by_the_parser(tmp_path, checkpoint, capsys):
