@@ -88,10 +88,13 @@ class TrainConfig:
     mask_min_max: bool = False  # also mask per-image min/max depth, as the paper did for NYU
     seed: int = 0
     device: Literal["cpu", "cuda"] = "cpu"
-    precision: Literal["fp32", "bf16"] = "fp32"
-    channels_last: bool = False
-    compile: bool = False
-    workers: int = 2
+    # Speed switches (msdepth.speed, BENCHMARKS.md); fp32, False, False, False, 0 is the plain path.
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 where native (AMX, GPUs)
+    channels_last: bool = True  # NHWC, made by the loader's workers
+    fused_sgd: bool = True  # one fused SGD kernel instead of multi-tensor foreach
+    reuse_memory: bool = True  # glibc keeps freed memory: no page faults every step
+    compile: bool = False  # torch.compile: slower than eager on our CPU (BENCHMARKS.md)
+    workers: int = 1  # loader processes; more than one fights the compute threads on 2 cores
     log_every: int = 10
     panel_every: int = 500
     val_every: int = 1000
