@@ -7,14 +7,15 @@
 - **naive**: the same network in eager fp32 NCHW, plain ``torch.optim.SGD`` (per-tensor loop)
   with the same per-layer groups, and in-memory tensors (no loading at all).
 
-Rounds alternate fast, naive, fast, naive, ... so that other jobs on the machine slow both
-alike; each round of the fast path starts its stage afresh (model, loader workers) and times
-``--steps`` steps after ``--warmup``. The report gives median images/s, achieved GFLOP/s (FLOPs
+Rounds alternate fast, naive, fast, naive, ... (each path a few steps per turn, after an untimed
+first step) so that other jobs on the machine slow both alike; every path keeps its stage, model
+and loader across the rounds, as training does. The report gives median images/s, achieved GFLOP/s (FLOPs
 of a training step counted with ``torch.utils.flop_counter``), their ratio, and the peak RSS
 of each path measured in a child process of its own (``--no-rss`` skips it).
 
     python benchmarks/bench_train.py                       # coarse + fine, batch 8 and 32
     python benchmarks/bench_train.py --variants            # each speed switch turned off alone
+    python benchmarks/bench_train.py --compile --batch-sizes 32 --no-rss   # + torch.compile
     python benchmarks/bench_train.py --stages coarse --batch-sizes 32 --rounds 5 --json out.json
 """
 
@@ -41,7 +42,7 @@ from msdepth.checkpoint import save_model
 from msdepth.config import Config
 from msdepth.data import make_train_loader, open_dataset
 from msdepth.losses import scale_invariant_loss
-from msdepth.speed import resolve_precision, reuse_freed_memory, reusing_freed_memory
+from msdepth.speed import resolve_precision, reuse_freed_memory
 from msdepth.train.distributed import setup_distributed
 from msdepth.train.optim import param_groups
 from msdepth.train.targets import log_depth_targets
@@ -61,7 +62,7 @@ VARIANTS = {
     "nchw": {"train.channels_last": False},
     "foreach_sgd": {"train.fused_sgd": False},
     "no_memory_reuse": {"train.reuse_memory": False},
-    "workers0": {"train.workers": 0},
+    "workers1": {"train.workers": 1},
     "workers2": {"train.workers": 2},
 }
 NEVER = 10**9  # periodic work (logs to disk, panels, validation, checkpoints) stays out
@@ -87,32 +88,36 @@ def train_flops_per_image(config: Config, stage: str) -> float:
 
 
 class FastPath:
-    """The trainer's own step on the real data path; a fresh stage per round."""
+    """The trainer's own step (`Trainer._train_step`) on the real data path."""
 
     def __init__(self, config: Config, stage: str, data: Path, run: Path, init: Path | None):
-        self.config, self.stage, self.init = config, stage, init
+        self.config = config
         run.mkdir(parents=True, exist_ok=True)
         self.trainer = Trainer(config, data, run, setup_distributed("cpu"), progress=False)
+        reuse_freed_memory(config.train.reuse_memory)
+        self.s = self.trainer._start_stage(stage, None, None, init)  # type: ignore[arg-type]
 
     def round(self, warmup: int, steps: int) -> float:
-        """Seconds for ``steps`` steps after ``warmup`` (stage start and warm-up untimed)."""
-        with reusing_freed_memory(self.config.train.reuse_memory):
-            s = self.trainer._start_stage(self.stage, None, None, self.init)  # type: ignore[arg-type]
-            try:
-                for _ in range(warmup):
-                    self.trainer._train_step(s)
-                    s.step += 1
-                start = time.perf_counter()
-                for _ in range(steps):
-                    self.trainer._train_step(s)
-                    s.step += 1
-                elapsed = time.perf_counter() - start
-                loss = s.losses.read()
-                assert loss is not None and loss.bad_step is None, "fast path diverged"
-            finally:
-                s.batches = iter(())  # stops the loader's workers
-                self.trainer.observer.end_stage()
+        """Seconds for ``steps`` steps after ``warmup`` untimed ones."""
+        reuse_freed_memory(self.config.train.reuse_memory)  # the naive path turns it off
+        for _ in range(warmup):
+            self.step()
+        start = time.perf_counter()
+        for _ in range(steps):
+            self.step()
+        elapsed = time.perf_counter() - start
+        loss = self.s.losses.read()
+        if loss is not None and loss.bad_step is not None:
+            raise RuntimeError(f"the fast path diverged at step {loss.bad_step}")
         return elapsed
+
+    def step(self) -> None:
+        self.trainer._train_step(self.s)
+        self.s.step += 1
+
+    def close(self) -> None:
+        self.s.batches = iter(())  # stops the loader's workers
+        self.trainer.observer.end_stage()
 
 
 class NaivePath:
@@ -185,7 +190,9 @@ def rss_child(path: str, stage: str, batch: int, data: Path, init: str, override
         if path == "naive":
             NaivePath(config, stage, data, init_path).round(1, 3)
         else:
-            FastPath(config, stage, data, Path(tmp) / "run", init_path).round(1, 3)
+            fast = FastPath(config, stage, data, Path(tmp) / "run", init_path)
+            fast.round(1, 3)
+            fast.close()
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     print(json.dumps({"peak_rss_gib": round(peak_rss_gib(), 3), "worker_gib": round(children, 3)}))
 
@@ -205,17 +212,25 @@ def bench(args: argparse.Namespace, data: Path, tmp: Path, stage: str, batch: in
             tmp / "coarse.safetensors", build_model(config, "coarse"), config, "coarse", 0
         )
     gflop = train_flops_per_image(config, stage) / 1e9
-    paths: dict[str, Callable[[], float]] = {}
-    fast = FastPath(config, stage, data, tmp / f"run-{stage}-{batch}", init)
-    paths["fast"] = lambda: fast.round(args.warmup, args.steps)
+    variants = {"fast": {}, **(VARIANTS if args.variants else {})}
+    if args.compile:
+        variants["compiled"] = {"train.compile": True}
+    fast = {
+        name: FastPath(config.with_overrides(over), stage, data, tmp / f"{name}-{stage}", init)
+        for name, over in variants.items()
+    }
     naive = NaivePath(config, stage, data, init)
-    naive_steps = max(2, args.steps // 3)  # ~3x slower: keeps the rounds similar in length
-    paths["naive"] = lambda: naive.round(1, naive_steps)
-    if args.variants:
-        for name, over in VARIANTS.items():
-            v = FastPath(config.with_overrides(over), stage, data, tmp / f"run-{name}", init)
-            paths[name] = lambda v=v: v.round(args.warmup, args.steps)
+    naive_steps = max(1, args.steps // 3)  # ~3x slower: keeps the turns similar in length
+    for path in fast.values():  # first steps: oneDNN primitives, allocator, compilation
+        path.round(args.warmup, 0)
+    naive.round(1, 0)
+    paths: dict[str, Callable[[], float]] = {
+        name: (lambda p=p: p.round(1, args.steps)) for name, p in fast.items()
+    }
+    paths["naive"] = lambda: naive.round(0, naive_steps)
     times = interleave(paths, args.rounds)
+    for path in fast.values():
+        path.close()
     result: dict = {"stage": stage, "batch": batch, "gflop_per_image": round(gflop, 3)}
     for name, secs in times.items():
         steps = naive_steps if name == "naive" else args.steps
@@ -240,11 +255,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--stages", nargs="+", default=["coarse", "fine"])
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 32])
-    p.add_argument("--rounds", type=int, default=3, help="fast/naive alternations")
-    p.add_argument("--steps", type=int, default=8, help="timed steps per fast round")
-    p.add_argument("--warmup", type=int, default=3, help="untimed steps per fast round")
+    p.add_argument("--rounds", type=int, default=6, help="fast/naive alternations")
+    p.add_argument("--steps", type=int, default=6, help="timed fast steps per round")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps before the rounds")
     p.add_argument("--samples", type=int, default=256, help="synthetic 320x240 dataset size")
     p.add_argument("--variants", action="store_true", help="also each switch off alone")
+    p.add_argument("--compile", action="store_true", help="also the fast path compiled")
     p.add_argument("--no-rss", dest="rss", action="store_false", help="skip peak RSS")
     p.add_argument("--json", help="also write the result here")
     p.add_argument("--rss-child", nargs=6, help=argparse.SUPPRESS)

@@ -7,7 +7,9 @@ Each is one config switch (see `msdepth.config.TrainConfig`) and one function he
 - ``train.reuse_memory``: glibc keeps freed memory for the next step instead of handing it back
   to the kernel (`reuse_freed_memory`);
 - ``train.fused_sgd``: one fused kernel per SGD step (`msdepth.train.optim.make_optimizer`);
-- ``train.channels_last``: NHWC layout, produced by the loader's workers.
+- ``train.channels_last``: NHWC layout, produced by the loader (`msdepth.data.loader`);
+- ``train.workers = -1``: loader processes only for cores the compute threads leave idle
+  (`resolve_workers`).
 
 The measured effect of each is in BENCHMARKS.md.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,6 +64,22 @@ def resolve_precision(precision: str, device: torch.device | str) -> Precision:
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
     return precision  # type: ignore[return-value]
+
+
+def resolve_workers(workers: int, device: torch.device | str) -> int:
+    """Loader processes for ``workers = -1`` (auto); other values pass through.
+
+    On CPU the compute threads already use every core they are given; a loader process only
+    pays where cores are left over, else it preempts a compute thread and the whole step waits
+    for it (on 2 cores, augmenting between steps in the main process is faster). On CUDA the
+    CPU is free for loading: up to 4 processes.
+    """
+    if workers >= 0:
+        return workers
+    cores = os.cpu_count() or 1
+    if torch.device(device).type == "cuda":
+        return max(1, min(4, cores - 1))
+    return max(0, min(4, cores - torch.get_num_threads()))
 
 
 @functools.lru_cache(maxsize=1)

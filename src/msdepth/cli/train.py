@@ -36,7 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=["auto", "fp32", "bf16"],
         help="bf16 autocast on CPU or CUDA; auto (default): bf16 where the hardware has it",
     )
-    p.add_argument("--workers", type=int, help="data loader processes (0 = in the main process)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="data loader processes (0 = in the main process; default -1 = auto)",
+    )
     p.add_argument(
         "--channels-last",
         action="store_true",

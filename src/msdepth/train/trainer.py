@@ -26,7 +26,7 @@ from msdepth.errors import CheckpointError, ConfigError
 from msdepth.losses import scale_invariant_loss
 from msdepth.models import MultiScaleDepth
 from msdepth.models.multiscale import Stage
-from msdepth.speed import resolve_precision, reusing_freed_memory
+from msdepth.speed import resolve_precision, resolve_workers, reusing_freed_memory
 from msdepth.train.distributed import Distributed, setup_distributed
 from msdepth.train.loss_watch import LossReport, LossWatch, TrainingDivergedError
 from msdepth.train.observe import Observer, Throughput, depth_panel
@@ -372,7 +372,7 @@ class Trainer:
             seed=seed,
             start_step=step,
             num_steps=max(total - step, 0),
-            workers=cfg.train.workers,
+            workers=resolve_workers(cfg.train.workers, self.device),
             rank=dist.rank,
             world_size=dist.world_size,
             pin_memory=self.device.type == "cuda",
