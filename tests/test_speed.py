@@ -43,16 +43,24 @@ def _minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
+def _step_like_work() -> float:
+    """Allocate and free 64 MiB blocks (above glibc's mmap threshold), as a train step does."""
+    x = torch.ones(16 * 2**20)
+    y = x * 2
+    return float((y + x)[0])
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
-def test_memory_reuse_serves_a_big_allocation_again_without_page_faults():
-    size = 64 * 2**20 // 4  # 64 MiB: above glibc's mmap threshold
+def test_memory_reuse_serves_repeated_steps_without_page_faults():
     with speed.reusing_freed_memory():
-        torch.ones(size)  # allocated, touched, freed: kept by the process
+        for _ in range(5):  # the heap grows to the steps' peak once
+            _step_like_work()
         before = _minor_faults()
-        torch.ones(size)
-        assert _minor_faults() - before < 1000  # a fresh mapping would fault 16k pages
+        _step_like_work()
+        _step_like_work()
+        assert _minor_faults() - before < 1000  # fresh mappings would fault 48k pages
     before = _minor_faults()
-    torch.ones(size)  # glibc's defaults again: a fresh mapping
+    _step_like_work()  # glibc's defaults again: fresh mappings, every page faults in
     assert _minor_faults() - before > 10_000
 
 
