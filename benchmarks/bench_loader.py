@@ -6,41 +6,25 @@ paper's augmentation for each ``--workers`` value, after a warm-up of a few batc
 reports the CPU time per batch on one thread in this process, which other jobs on the machine
 distort much less than wall-clock throughput, and the 1-minute load average at the end.
 
-    PYTHONPATH=src python benchmarks/bench_loader.py --workers 1 2 --batch-size 32
+    python benchmarks/bench_loader.py [--workers 0 1 2] [--batch-size 32] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from harness import emit, load_average, synthetic_dataset
 from msdepth.config import AugmentConfig
-from msdepth.data import DatasetWriter, make_train_loader, open_dataset
-
-
-def synthetic_dataset(out: Path, n: int) -> Path:
-    """``n`` 320x240 samples of smooth depth with 10% holes, float16 like `prepare` writes."""
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:240, 0:320].astype(np.float32)
-    with DatasetWriter(out, image_size=(320, 240), source={"kind": "bench"}) as writer:
-        split = writer.split("train", n)
-        for _ in range(n):
-            depth = 1.0 + 4.0 * yy / 240 + rng.uniform(0, 2) + 0.3 * np.sin(xx / 20)
-            depth[rng.uniform(size=depth.shape) < 0.1] = 0
-            rgb = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
-            split.append(rgb, depth, "bench")
-    return out
+from msdepth.data import make_train_loader, open_dataset
 
 
 def measure(dataset, workers: int, batch_size: int, batches: int, warmup: int) -> float:
@@ -93,10 +77,11 @@ def main() -> None:
     p.add_argument("--dataset", type=Path, help="a prepared dataset (default: synthetic)")
     p.add_argument("--split", default="train")
     p.add_argument("--samples", type=int, default=256, help="synthetic dataset size")
-    p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--batches", type=int, default=24, help="timed batches per setting")
     p.add_argument("--warmup", type=int, default=4)
+    p.add_argument("--json", help="also write the result here")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.dataset or synthetic_dataset(Path(tmp) / "ds", args.samples)
@@ -106,23 +91,18 @@ def main() -> None:
             for w in args.workers
         }
         cpu_ms = cpu_cost(ds, args.batch_size, args.batches, args.warmup)
-    print(
-        json.dumps(
-            {
-                "benchmark": "loader",
-                "unit": "augmented samples/s (304x228 RGB + 74x55 depth)",
-                "batch_size": args.batch_size,
-                "samples_per_s_by_workers": results,
-                "cpu_ms_per_batch_one_thread": round(cpu_ms, 1),
-                "samples_per_cpu_second": round(args.batch_size / cpu_ms * 1000, 1),
-                "load_average_1min": round(os.getloadavg()[0], 2),
-                "dataset": str(args.dataset) if args.dataset else f"synthetic {args.samples}",
-                "torch": torch.__version__,
-                "cpus": os.cpu_count(),
-                "machine": platform.processor() or platform.machine(),
-                "date": time.strftime("%Y-%m-%d"),
-            }
-        )
+    emit(
+        "loader",
+        {
+            "unit": "augmented samples/s (304x228 RGB + 74x55 depth)",
+            "batch_size": args.batch_size,
+            "samples_per_s_by_workers": results,
+            "cpu_ms_per_batch_one_thread": round(cpu_ms, 1),
+            "samples_per_cpu_second": round(args.batch_size / cpu_ms * 1000, 1),
+            "load_average_1min": load_average(),
+            "dataset": str(args.dataset) if args.dataset else f"synthetic {args.samples}",
+        },
+        args.json,
     )
 
 

@@ -1,135 +1,296 @@
-"""Training throughput (images/s) of one SGD step, per stage and speed setting.
+"""Training throughput: the fast path beside the naive baseline, interleaved in one process.
 
-Times exactly what `msdepth train` does per step (forward under optional bf16 autocast, the
-scale-invariant loss in fp32, backward, per-layer SGD with foreach kernels) on a fixed random
-batch, so data loading is left out; ``--loop`` instead runs `msdepth.train.train` on a small
-generated dataset and reports the loop's own img/s (data, logging and all).
+- **fast**: what ``msdepth train`` runs with its default config, step for step (the trainer's
+  own `_train_step`): the real data path (a prepared dataset on disk, the paper's augmentation in
+  the loader's worker processes), bf16 autocast where native, channels_last, fused SGD, glibc
+  memory reuse.
+- **naive**: the same network in eager fp32 NCHW, plain ``torch.optim.SGD`` (per-tensor loop)
+  with the same per-layer groups, and in-memory tensors (no loading at all).
 
-    python benchmarks/bench_train.py --stage coarse --batch-size 32 --precision fp32 bf16
-    python benchmarks/bench_train.py --loop --steps 20
+Rounds alternate fast, naive, fast, naive, ... (each path a few steps per turn, after an untimed
+first step) so that other jobs on the machine slow both alike; every path keeps its stage, model
+and loader across the rounds, as training does. The report gives median images/s, achieved GFLOP/s (FLOPs
+of a training step counted with ``torch.utils.flop_counter``), their ratio, and the peak RSS
+of each path measured in a child process of its own (``--no-rss`` skips it).
+
+    python benchmarks/bench_train.py                       # coarse + fine, batch 8 and 32
+    python benchmarks/bench_train.py --variants            # each speed switch turned off alone
+    python benchmarks/bench_train.py --compile --batch-sizes 32 --no-rss   # + torch.compile
+    python benchmarks/bench_train.py --stages coarse --batch-sizes 32 --rounds 5 --json out.json
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import json
+import statistics
+import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
-from harness import emit, peak_rss_gib, summary, time_calls
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from harness import emit, load_average, peak_rss_gib, synthetic_dataset
+from msdepth.checkpoint import save_model
 from msdepth.config import Config
+from msdepth.data import make_train_loader, open_dataset
 from msdepth.losses import scale_invariant_loss
-from msdepth.train.optim import make_optimizer
-from msdepth.train.trainer import build_model
+from msdepth.speed import resolve_precision, reuse_freed_memory
+from msdepth.train.distributed import setup_distributed
+from msdepth.train.optim import param_groups
+from msdepth.train.targets import log_depth_targets
+from msdepth.train.trainer import Trainer, build_model
+
+# The naive baseline's switches: the plain network as a first PyTorch version would run it.
+NAIVE = {
+    "train.precision": "fp32",
+    "train.channels_last": False,
+    "train.fused_sgd": False,
+    "train.reuse_memory": False,
+    "train.workers": 0,
+}
+# --variants: the fast path with one switch turned off (or changed) at a time.
+VARIANTS = {
+    "fp32": {"train.precision": "fp32"},
+    "nchw": {"train.channels_last": False},
+    "foreach_sgd": {"train.fused_sgd": False},
+    "no_memory_reuse": {"train.reuse_memory": False},
+    "workers1": {"train.workers": 1},
+    "workers2": {"train.workers": 2},
+}
+NEVER = 10**9  # periodic work (logs to disk, panels, validation, checkpoints) stays out
 
 
-def step_benchmark(
-    config: Config, stage: str, batch: int, precision: str, channels_last: bool, compile_: bool
-) -> dict:
+def base_config(stage: str, batch: int) -> Config:
+    """The default config (the fast path) at a batch size, with no periodic work."""
+    steps = {"train.coarse_steps": NEVER, "train.fine_steps": NEVER}
+    never = {f"train.{k}_every": NEVER for k in ("log", "panel", "val", "checkpoint")}
+    return Config().with_overrides(
+        {"train.batch_size": batch, "train.tensorboard": False, **steps, **never}
+    )
+
+
+def train_flops_per_image(config: Config, stage: str) -> float:
+    """FLOPs of one training step per image: forward and backward of the layers that run."""
     model = build_model(config, stage)  # type: ignore[arg-type]
     model.train()
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model, config.optim, stage)  # type: ignore[arg-type]
-    net = torch.compile(model) if compile_ else model
     h, w = model.geometry.input_hw
-    image = torch.rand(batch, 3, h, w)
-    if channels_last:
-        image = image.contiguous(memory_format=torch.channels_last)
-    target = torch.rand(batch, 1, *model.output_hw).add(0.5).log()
-    mask = torch.ones_like(target, dtype=torch.bool)
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
-
-    def step() -> None:
-        with autocast:
-            pred = net(image)
-        loss = scale_invariant_loss(pred.float(), target, mask, 0.5)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    times = time_calls(step, repeats=args.repeats, warmup=3 if compile_ else 2)
-    stats = summary(times)
-    return {
-        "stage": stage,
-        "batch": batch,
-        "precision": precision,
-        "channels_last": channels_last,
-        "compile": compile_,
-        "images_per_s": round(batch / (stats["p50_ms"] / 1000), 1),
-        **{k: round(v, 1) for k, v in stats.items()},
-    }
+    with FlopCounterMode(display=False) as counter:
+        model(torch.rand(2, 3, h, w)).float().square().mean().backward()
+    return counter.get_total_flops() / 2
 
 
-def loop_benchmark(config: Config, steps: int, batch: int, precision: str) -> dict:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from conftest import write_tiny_dataset
-    from msdepth.train import train
+class FastPath:
+    """The trainer's own step (`Trainer._train_step`) on the real data path."""
 
-    with tempfile.TemporaryDirectory() as tmp:
-        data = write_tiny_dataset(Path(tmp) / "data", n_train=max(2 * batch, 16), n_test=8)
-        cfg = config.with_overrides(
-            {
-                "train.batch_size": batch,
-                "train.coarse_steps": steps,
-                "train.fine_steps": steps,
-                "train.precision": precision,
-                "train.val_every": 10**9,
-                "train.checkpoint_every": 10**9,
-                "train.panel_every": 10**9,
-                "train.tensorboard": False,
-            }
+    def __init__(self, config: Config, stage: str, data: Path, run: Path, init: Path | None):
+        self.config = config
+        run.mkdir(parents=True, exist_ok=True)
+        self.trainer = Trainer(config, data, run, setup_distributed("cpu"), progress=False)
+        reuse_freed_memory(config.train.reuse_memory)
+        self.s = self.trainer._start_stage(stage, None, None, init)  # type: ignore[arg-type]
+
+    def round(self, warmup: int, steps: int) -> float:
+        """Seconds for ``steps`` steps after ``warmup`` untimed ones."""
+        reuse_freed_memory(self.config.train.reuse_memory)  # the naive path turns it off
+        for _ in range(warmup):
+            self.step()
+        start = time.perf_counter()
+        for _ in range(steps):
+            self.step()
+        elapsed = time.perf_counter() - start
+        loss = self.s.losses.read()
+        if loss is not None and loss.bad_step is not None:
+            raise RuntimeError(f"the fast path diverged at step {loss.bad_step}")
+        return elapsed
+
+    def step(self) -> None:
+        self.trainer._train_step(self.s)
+        self.s.step += 1
+
+    def close(self) -> None:
+        self.s.batches = iter(())  # stops the loader's workers
+        self.trainer.observer.end_stage()
+
+
+class NaivePath:
+    """Eager fp32 NCHW, plain SGD, a few augmented batches held in memory."""
+
+    def __init__(self, config: Config, stage: str, data: Path, init: Path | None):
+        cfg = config.with_overrides(NAIVE)
+        self.cfg = cfg
+        self.model = build_model(cfg, stage)  # type: ignore[arg-type]
+        if init is not None:
+            from safetensors.torch import load_file
+
+            self.model.load_state_dict(load_file(str(init)), strict=False)
+        self.model.set_stage(stage)  # type: ignore[arg-type]
+        self.model.train()
+        self.optimizer = torch.optim.SGD(
+            param_groups(self.model, cfg.optim, stage),  # type: ignore[arg-type]
+            lr=cfg.optim.coarse_conv_lr,
+            momentum=cfg.optim.momentum,
+            foreach=False,
         )
-        result = train(cfg, data, Path(tmp) / "run", progress=False)
-    return {
-        stage: {"images_per_s": round(r.images_per_second, 1), "steps": r.steps}
-        for stage, r in result.stages.items()
+        loader = make_train_loader(
+            open_dataset(data, "train"),
+            cfg.train.batch_size,
+            cfg.augment,
+            self.model.geometry.input_hw,
+            self.model.output_hw,
+            num_steps=2,
+            workers=0,
+        )
+        self.batches = [(b.image, *log_depth_targets(b.depth, b.mask)) for b in loader]
+        self.k = 0
+
+    def step(self) -> None:
+        image, target, mask = self.batches[self.k % len(self.batches)]
+        self.k += 1
+        pred = self.model(image)
+        loss = scale_invariant_loss(pred, target, mask, self.cfg.train.loss_lambda)
+        loss.backward()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def round(self, warmup: int, steps: int) -> float:
+        reuse_freed_memory(False)  # glibc's defaults, as a plain script has them
+        for _ in range(warmup):
+            self.step()
+        start = time.perf_counter()
+        for _ in range(steps):
+            self.step()
+        return time.perf_counter() - start
+
+
+def interleave(paths: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
+    """Seconds per round of each path, the paths taking turns within every round."""
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(rounds):
+        for name, run in paths.items():
+            times[name].append(run())
+    return times
+
+
+def rss_child(path: str, stage: str, batch: int, data: Path, init: str, overrides: str) -> None:
+    """Run a few steps of one path; print this process's peak RSS and its loader workers' (a
+    worker's figure counts the pages it shares with the main process, e.g. the weights)."""
+    import resource
+
+    config = base_config(stage, batch).with_overrides(json.loads(overrides))
+    init_path = Path(init) if init else None
+    with tempfile.TemporaryDirectory() as tmp:
+        if path == "naive":
+            NaivePath(config, stage, data, init_path).round(1, 3)
+        else:
+            fast = FastPath(config, stage, data, Path(tmp) / "run", init_path)
+            fast.round(1, 3)
+            fast.close()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    print(json.dumps({"peak_rss_gib": round(peak_rss_gib(), 3), "worker_gib": round(children, 3)}))
+
+
+def measure_rss(path: str, stage: str, batch: int, data: Path, init: Path | None, over=None):
+    cmd = [sys.executable, __file__, "--rss-child", path, stage, str(batch), str(data)]
+    cmd += [str(init or ""), json.dumps(over or {})]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def bench(args: argparse.Namespace, data: Path, tmp: Path, stage: str, batch: int) -> dict:
+    config = base_config(stage, batch)
+    init = None
+    if stage == "fine":  # the fine stage trains on a (here untrained) frozen coarse network
+        init = save_model(
+            tmp / "coarse.safetensors", build_model(config, "coarse"), config, "coarse", 0
+        )
+    gflop = train_flops_per_image(config, stage) / 1e9
+    variants = {"fast": {}, **(VARIANTS if args.variants else {})}
+    if args.compile:
+        variants["compiled"] = {"train.compile": True}
+    fast = {
+        name: FastPath(config.with_overrides(over), stage, data, tmp / f"{name}-{stage}", init)
+        for name, over in variants.items()
     }
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", nargs="+", default=["coarse", "fine"])
-    parser.add_argument("--batch-size", type=int, nargs="+", default=[32])
-    parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"])
-    parser.add_argument("--channels-last", action="store_true", help="also time NHWC")
-    parser.add_argument("--compile", action="store_true", help="also time torch.compile")
-    parser.add_argument("--width", type=int, default=304)
-    parser.add_argument("--height", type=int, default=228)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--loop", action="store_true", help="time the whole training loop")
-    parser.add_argument("--steps", type=int, default=20, help="steps per stage with --loop")
-    parser.add_argument("--json", help="also write the result here")
-    args = parser.parse_args()
-    config = Config().with_overrides(
-        {"model.input_width": args.width, "model.input_height": args.height, "train.workers": 0}
-    )
-    if args.loop:
-        results = {
-            f"{p}-b{b}": loop_benchmark(config, args.steps, b, p)
-            for b, p in itertools.product(args.batch_size, args.precision)
+    naive = NaivePath(config, stage, data, init)
+    naive_steps = max(1, args.steps // 3)  # ~3x slower: keeps the turns similar in length
+    for path in fast.values():  # first steps: oneDNN primitives, allocator, compilation
+        path.round(args.warmup, 0)
+    naive.round(1, 0)
+    paths: dict[str, Callable[[], float]] = {
+        name: (lambda p=p: p.round(1, args.steps)) for name, p in fast.items()
+    }
+    paths["naive"] = lambda: naive.round(0, naive_steps)
+    times = interleave(paths, args.rounds)
+    for path in fast.values():
+        path.close()
+    result: dict = {"stage": stage, "batch": batch, "gflop_per_image": round(gflop, 3)}
+    for name, secs in times.items():
+        steps = naive_steps if name == "naive" else args.steps
+        rates = [steps * batch / t for t in secs]
+        ips = statistics.median(rates)
+        result[name] = {
+            "images_per_s": round(ips, 1),
+            "gflop_per_s": round(ips * gflop, 1),
+            "rounds": [round(r, 1) for r in rates],
         }
-    else:
-        layouts = [False, True] if args.channels_last else [False]
-        compiles = [False, True] if args.compile else [False]
-        results = [
-            step_benchmark(config, s, b, p, cl, c)
-            for s, b, p, cl, c in itertools.product(
-                args.stage, args.batch_size, args.precision, layouts, compiles
-            )
+    for name in paths:
+        if name != "naive":
+            ratio = result[name]["images_per_s"] / result["naive"]["images_per_s"]
+            result[name]["vs_naive"] = round(ratio, 2)
+    if args.rss:
+        result["fast"]["rss"] = measure_rss("fast", stage, batch, data, init)
+        result["naive"]["rss"] = measure_rss("naive", stage, batch, data, init)
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--stages", nargs="+", default=["coarse", "fine"])
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 32])
+    p.add_argument("--rounds", type=int, default=6, help="fast/naive alternations")
+    p.add_argument("--steps", type=int, default=6, help="timed fast steps per round")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps before the rounds")
+    p.add_argument("--samples", type=int, default=256, help="synthetic 320x240 dataset size")
+    p.add_argument("--variants", action="store_true", help="also each switch off alone")
+    p.add_argument("--compile", action="store_true", help="also the fast path compiled")
+    p.add_argument("--no-rss", dest="rss", action="store_false", help="skip peak RSS")
+    p.add_argument("--json", help="also write the result here")
+    p.add_argument("--rss-child", nargs=6, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.rss_child:
+        path, stage, batch, data, init, over = args.rss_child
+        rss_child(path, stage, int(batch), Path(data), init, over)
+        return
+    load_before = load_average()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        data = synthetic_dataset(tmp / "data", args.samples)
+        runs = [
+            bench(args, data, tmp, stage, batch)
+            for stage in args.stages
+            for batch in args.batch_sizes
         ]
     emit(
         "train",
         {
-            "geometry": f"{args.width}x{args.height}",
-            "runs": results,
-            "peak_rss_gib": peak_rss_gib(),
+            "geometry": "304x228 -> 74x55",
+            "fast_precision": resolve_precision("auto", "cpu"),
+            "naive": "eager fp32 NCHW, plain SGD, in-memory tensors",
+            "fast": "msdepth train defaults, prepared dataset + augmentation in loader workers",
+            "runs": runs,
+            "load_average_1min": {"before": load_before, "after": load_average()},
         },
         args.json,
     )
+
+
+if __name__ == "__main__":
+    main()

@@ -52,8 +52,18 @@ def machine() -> dict[str, Any]:
 
 
 def peak_rss_gib() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    """Peak resident memory of this process so far, in GiB.
+
+    Linux's ``VmHWM`` where there is one: ``ru_maxrss`` starts a child at its parent's peak
+    (it survives fork and exec), so a child process would report its parent's figure.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
 def time_calls(fn: Callable[[], Any], repeats: int, warmup: int = 2) -> list[float]:
@@ -94,3 +104,27 @@ def emit(name: str, results: dict[str, Any], json_path: str | None = None) -> di
         Path(json_path).write_text(text + "\n")
     sys.stdout.flush()
     return doc
+
+
+def synthetic_dataset(out: Path, n: int, size: tuple[int, int] = (320, 240)) -> Path:
+    """A prepared dataset of ``n`` random frames with smooth depth and 10% holes (float16)."""
+    import numpy as np
+
+    from msdepth.data import DatasetWriter
+
+    w, h = size
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    with DatasetWriter(out, image_size=size, source={"kind": "bench"}) as writer:
+        split = writer.split("train", n)
+        for _ in range(n):
+            depth = 1.0 + 4.0 * yy / h + rng.uniform(0, 2) + 0.3 * np.sin(xx / 20)
+            depth[rng.uniform(size=depth.shape) < 0.1] = 0
+            rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            split.append(rgb, depth, "bench")
+    return out
+
+
+def load_average() -> float:
+    """The 1-minute load average (how busy the machine was: other jobs skew wall-clock)."""
+    return round(os.getloadavg()[0], 2)

@@ -13,6 +13,7 @@ BF16_ABS_REL_ATOL = 0.01
 
 
 def _run(tmp_path, data, **overrides):
+    plain = {"train__precision": "fp32", "train__channels_last": False}  # unless overridden
     cfg = tiny_config(
         train__coarse_steps=20,
         train__fine_steps=20,
@@ -20,7 +21,7 @@ def _run(tmp_path, data, **overrides):
         train__val_every=1000,
         train__checkpoint_every=1000,
         train__panel_every=1000,
-        **overrides,
+        **{**plain, **overrides},
     )
     name = "-".join(f"{k}={v}" for k, v in overrides.items()) or "fp32"
     return train(cfg, data, tmp_path / name, progress=False)

@@ -88,10 +88,13 @@ class TrainConfig:
     mask_min_max: bool = False  # also mask per-image min/max depth, as the paper did for NYU
     seed: int = 0
     device: Literal["cpu", "cuda"] = "cpu"
-    precision: Literal["fp32", "bf16"] = "fp32"
-    channels_last: bool = False
-    compile: bool = False
-    workers: int = 2
+    # Speed switches (msdepth.speed, BENCHMARKS.md); fp32, False, False, False, 0 is the plain path.
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 where native (AMX, GPUs)
+    channels_last: bool = True  # NHWC, made by the loader's workers
+    fused_sgd: bool = True  # one fused SGD kernel instead of multi-tensor foreach
+    reuse_memory: bool = True  # glibc keeps freed memory: no page faults every step
+    compile: bool = False  # torch.compile: slower than eager on our CPU (BENCHMARKS.md)
+    workers: int = -1  # loader processes; -1: only on cores the compute threads leave idle
     log_every: int = 10
     panel_every: int = 500
     val_every: int = 1000
@@ -283,7 +286,7 @@ def _check_ranges(cfg: Config, source: str) -> None:
         (cfg.train.batch_size >= 1, "train.batch_size must be at least 1"),
         (cfg.train.coarse_steps >= 0 and cfg.train.fine_steps >= 0, "train steps must be >= 0"),
         (0.0 <= cfg.train.loss_lambda <= 1.0, "train.loss_lambda must be in [0, 1]"),
-        (cfg.train.workers >= 0, "train.workers must be >= 0"),
+        (cfg.train.workers >= -1, "train.workers must be >= 0, or -1 (auto)"),
         (cfg.train.keep_last >= 1, "train.keep_last must be at least 1"),
         (cfg.train.max_minutes >= 0, "train.max_minutes must be >= 0 (0 = no time budget)"),
         (cfg.optim.grad_clip >= 0, "optim.grad_clip must be >= 0 (0 disables)"),

@@ -67,7 +67,6 @@ def demo_config(overrides: list[str]) -> Config:
     base = Config().with_overrides(
         {
             "train.batch_size": 16,
-            "train.precision": "bf16",
             "train.val_every": 200,
             "train.checkpoint_every": 200,
             "train.panel_every": 200,

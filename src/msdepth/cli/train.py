@@ -31,9 +31,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr-scale", type=float, help="global factor on every learning rate")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=["cpu", "cuda"])
-    p.add_argument("--precision", choices=["fp32", "bf16"], help="bf16 autocast on CPU or CUDA")
-    p.add_argument("--workers", type=int, help="data loader processes (0 = in the main process)")
-    p.add_argument("--channels-last", action="store_true", default=None, help="NHWC memory layout")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16"],
+        help="bf16 autocast on CPU or CUDA; auto (default): bf16 where the hardware has it",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="data loader processes (0 = in the main process; default -1 = auto)",
+    )
+    p.add_argument(
+        "--channels-last",
+        action="store_true",
+        default=None,
+        help="NHWC memory layout (the default)",
+    )
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     p.add_argument("--minutes", type=float, help="wall-clock budget per stage (train.max_minutes)")
     p.add_argument("--init", type=Path, help="coarse checkpoint or run folder for --stage fine")

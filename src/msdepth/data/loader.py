@@ -118,18 +118,23 @@ class AugmentCollate:
         input_hw: tuple[int, int],
         output_hw: tuple[int, int],
         train: bool,
+        channels_last: bool = False,
     ):
         self.cfg = cfg
         self.input_hw = input_hw
         self.output_hw = output_hw
         self.train = train
+        self.channels_last = channels_last  # the NHWC copy happens here, not in the train step
 
     def __call__(self, items: Sequence[tuple[int, np.ndarray, np.ndarray]]) -> Batch:
         key = items[0][0]
         rgb = torch.from_numpy(np.stack([it[1] for it in items]))
         depth = torch.from_numpy(np.stack([it[2] for it in items]))
         gen = torch.Generator().manual_seed(int(key) & 0x7FFF_FFFF_FFFF_FFFF)
-        return augment_batch(rgb, depth, self.cfg, self.input_hw, self.output_hw, gen, self.train)
+        batch = augment_batch(rgb, depth, self.cfg, self.input_hw, self.output_hw, gen, self.train)
+        if self.channels_last:
+            batch = batch._replace(image=batch.image.contiguous(memory_format=torch.channels_last))
+        return batch
 
 
 def make_train_loader(
@@ -145,15 +150,17 @@ def make_train_loader(
     rank: int = 0,
     world_size: int = 1,
     pin_memory: bool = False,
+    channels_last: bool = False,
 ) -> DataLoader:
-    """Endless (or ``num_steps``-long) augmented batches starting at ``start_step``."""
+    """Endless (or ``num_steps``-long) augmented batches starting at ``start_step``; images in
+    NHWC memory layout with ``channels_last``."""
     sampler = StepBatchSampler(
         len(dataset), batch_size, seed, start_step, num_steps, rank, world_size
     )
     return DataLoader(
         _Keyed(dataset),
         batch_sampler=sampler,
-        collate_fn=AugmentCollate(augment, input_hw, output_hw, train=True),
+        collate_fn=AugmentCollate(augment, input_hw, output_hw, True, channels_last),
         num_workers=workers,
         pin_memory=pin_memory,
         persistent_workers=False,

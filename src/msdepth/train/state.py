@@ -46,6 +46,8 @@ RESUMABLE_CHANGES = {
     "train.device",
     "train.precision",
     "train.channels_last",
+    "train.fused_sgd",
+    "train.reuse_memory",
     "train.coarse_steps",
     "train.fine_steps",
 }

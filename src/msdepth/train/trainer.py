@@ -32,6 +32,7 @@ from msdepth.errors import CheckpointError, ConfigError
 from msdepth.losses import scale_invariant_loss
 from msdepth.models import MultiScaleDepth
 from msdepth.models.multiscale import Stage
+from msdepth.speed import resolve_precision, resolve_workers, reusing_freed_memory
 from msdepth.train.distributed import Distributed, setup_distributed
 from msdepth.train.loss_watch import LossReport, LossWatch, TrainingDivergedError
 from msdepth.train.observe import Observer, Throughput, depth_panel
@@ -170,8 +171,10 @@ class Trainer:
         self.observer = Observer(
             run, dist.is_main, progress, self.config.train.tensorboard, start=False
         )
+        # "auto" is bf16 where the hardware computes it natively (msdepth.speed)
+        self.precision = resolve_precision(self.config.train.precision, self.device)
         self.autocast = torch.autocast(
-            self.device.type, dtype=torch.bfloat16, enabled=self.config.train.precision == "bf16"
+            self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"
         )
 
     # ---- the run ---------------------------------------------------------------------------
@@ -205,21 +208,32 @@ class Trainer:
         try:
             if self.config.train.deterministic:
                 torch.use_deterministic_algorithms(True, warn_only=True)
-            for stage in stages:
-                checkpoint = None
-                if resume_from is not None:
-                    if STAGES.index(resume_from[0]) > STAGES.index(stage):
-                        result.stages[stage] = StageResult(stage, 0, 0, None, None, skipped=True)
-                        continue  # a later stage has begun: this one is done
-                    if resume_from[0] == stage:
-                        checkpoint = resume_from[1]
-                result.stages[stage] = self.run_stage(stage, checkpoint, init)
+            with reusing_freed_memory(self.config.train.reuse_memory):
+                self._run_stages(stages, init, resume_from, result)
             model_path = self.run_dir / "model.safetensors"
             result.model_path = model_path if model_path.is_file() else None
         finally:
             torch.use_deterministic_algorithms(deterministic)
             self.observer.close()
         return result
+
+    def _run_stages(
+        self,
+        stages: tuple[Stage, ...],
+        init: str | Path | None,
+        resume_from: tuple[str, Path] | None,
+        result: TrainResult,
+    ) -> None:
+        """Each stage in order; stages finished before a resume point are skipped."""
+        for stage in stages:
+            checkpoint = None
+            if resume_from is not None:
+                if STAGES.index(resume_from[0]) > STAGES.index(stage):
+                    result.stages[stage] = StageResult(stage, 0, 0, None, None, skipped=True)
+                    continue  # a later stage has begun: this one is done
+                if resume_from[0] == stage:
+                    checkpoint = resume_from[1]
+            result.stages[stage] = self.run_stage(stage, checkpoint, init)
 
     def _resume_target(self, resume: bool | str | Path) -> tuple[str, Path] | None:
         """(stage, checkpoint) to continue from: the given one, or the newest resumable; None
@@ -360,7 +374,7 @@ class Trainer:
         model.to(self.device)
         if cfg.train.channels_last:
             model.to(memory_format=torch.channels_last)
-        optimizer = make_optimizer(model, cfg.optim, stage)
+        optimizer = make_optimizer(model, cfg.optim, stage, fused=cfg.train.fused_sgd)
         if state is not None:
             optimizer.load_state_dict(state.optimizer)
         net: torch.nn.Module = torch.compile(model) if cfg.train.compile else model
@@ -380,10 +394,11 @@ class Trainer:
             seed=seed,
             start_step=step,
             num_steps=max(total - step, 0),
-            workers=cfg.train.workers,
+            workers=resolve_workers(cfg.train.workers, self.device),
             rank=dist.rank,
             world_size=dist.world_size,
             pin_memory=self.device.type == "cuda",
+            channels_last=cfg.train.channels_last,
         )
         batches = iter(loader)  # draws from the global RNG: before restoring it below
         if state is not None:
