@@ -25,7 +25,7 @@ def shadow_map(light: Light, scene: Scene) -> tuple[Camera, np.ndarray]:
     f = SHADOW_MAP_SIZE / 2 / SHADOW_MAP_TAN
     c = (SHADOW_MAP_SIZE - 1) / 2
     cam = Camera(light.position, _LOOK_DOWN, f, f, c, c, SHADOW_MAP_SIZE, SHADOW_MAP_SIZE)
-    _, hits = cast(cam, scene, with_room=False, only=scene.casts_shadow)
+    _, hits = cast(cam, scene, with_room=False, only=scene.casts_shadow, reuse_rays=True)
     return cam, hits.depth
 
 
