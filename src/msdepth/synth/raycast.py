@@ -98,26 +98,33 @@ def screen_rects(camera: Camera, corners: np.ndarray) -> tuple[np.ndarray, np.nd
     pc = camera.world_to_camera(corners.reshape(-1, 3)).reshape(n, 8, 3).astype(np.float64)
     z = pc[..., 2]
     front = z > NEAR
-    # Edge crossings of the plane z = NEAR (NaN where an edge does not cross it).
-    a, b = pc[:, _EDGES[:, 0]], pc[:, _EDGES[:, 1]]
-    za, zb = a[..., 2], b[..., 2]
-    cross = (za > NEAR) != (zb > NEAR)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s = np.where(cross, (NEAR - za) / (zb - za), np.nan)[..., None]
-    pts = np.concatenate([np.where(front[..., None], pc, np.nan), a + s * (b - a)], axis=1)
-    zs = np.maximum(pts[..., 2], NEAR)  # crossings lie on the plane (rounding aside)
-    u = camera.fx * pts[..., 0] / zs + camera.cx
-    v = camera.fy * pts[..., 1] / zs + camera.cy
+    seen, whole = front.any(1), front.all(1)
+    zs = np.where(front, z, 1.0)
+    u = camera.fx * pc[..., 0] / zs + camera.cx
+    v = camera.fy * pc[..., 1] / zs + camera.cy
+    u0, u1, v0, v1 = u.min(1), u.max(1), v.min(1), v.max(1)
+    part = np.flatnonzero(seen & ~whole)
+    if part.size:
+        # Clip at the plane z = NEAR: corners in front plus the points where edges cross it.
+        pp = pc[part]
+        a, b = pp[:, _EDGES[:, 0]], pp[:, _EDGES[:, 1]]
+        za, zb = a[..., 2], b[..., 2]
+        cross = (za > NEAR) != (zb > NEAR)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s = np.where(cross, (NEAR - za) / (zb - za), np.nan)[..., None]
+        pts = np.concatenate([np.where(front[part, :, None], pp, np.nan), a + s * (b - a)], 1)
+        zp = np.maximum(pts[..., 2], NEAR)  # crossings lie on the plane (rounding aside)
+        up = camera.fx * pts[..., 0] / zp + camera.cx
+        vp = camera.fy * pts[..., 1] / zp + camera.cy
+        u0[part], u1[part] = np.nanmin(up, 1), np.nanmax(up, 1)
+        v0[part], v1[part] = np.nanmin(vp, 1), np.nanmax(vp, 1)
     w, h = camera.width, camera.height
-    seen = front.any(1)
-    u, v = np.where(seen[:, None], u, 0.0), np.where(seen[:, None], v, 0.0)  # no all-NaN rows
-    u0, u1, v0, v1 = np.nanmin(u, 1), np.nanmax(u, 1), np.nanmin(v, 1), np.nanmax(v, 1)
     rects[:, 0] = np.clip(np.floor(u0), 0, w)
     rects[:, 1] = np.clip(np.floor(u1) + 2, 0, w)
     rects[:, 2] = np.clip(np.floor(v0), 0, h)
     rects[:, 3] = np.clip(np.floor(v1) + 2, 0, h)
     rects[~seen] = 0
-    return rects, front.all(1)
+    return rects, whole
 
 
 def box_corners(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -273,9 +280,12 @@ def cast(
         shape = (camera.height, camera.width)
         hits = Hits(np.full(shape, np.inf, np.float32), np.full(shape, NO_HIT, np.int32))
     lo, hi = primitive_bounds(scene)
-    rects, in_front = screen_rects(camera, box_corners(lo, hi))
-    if only is not None:
-        rects[~only[6:]] = 0
+    if only is None:
+        rects, in_front = screen_rects(camera, box_corners(lo, hi))
+    else:
+        sel = np.flatnonzero(only[6:])
+        rects, in_front = np.zeros((len(lo), 4), np.int64), np.zeros(len(lo), bool)
+        rects[sel], in_front[sel] = screen_rects(camera, box_corners(lo[sel], hi[sel]))
     nb, nc = len(scene.boxes), len(scene.cylinders)
     _hit_boxes(rays, hits, scene.boxes, scene.box_ids, rects[:nb], in_front[:nb])
     _hit_cylinders(rays, hits, scene.cylinders, scene.cylinder_ids, rects[nb : nb + nc])
