@@ -47,7 +47,7 @@ def render_scene(
     radiance, highlight = shade(surf, base, table, scene, hw)
     lamp = np.take(table.kind, surf.prim) == EMISSIVE
     if lamp.any():
-        radiance[:, lamp] = base[:, lamp] * EMISSION
+        np.copyto(radiance, base * np.float32(EMISSION), where=lamp)
     rgb = camera_image(radiance.reshape(3, *hw), rng)
     if not sensor:
         return rgb, clean_depth(hits.depth)
