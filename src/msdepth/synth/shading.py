@@ -149,9 +149,16 @@ def shade(
         _half(surface.point, hw), _half(surface.normal, hw), None, _half(surface.prim, hw)
     )
     irradiance, highlight = _light(sparse, table, scene, half_hw)
-    irradiance = _double(irradiance, half_hw, hw)
-    highlight = _double(highlight, half_hw, hw)
-    radiance = albedo * irradiance
+    if hw[0] % 2 == 0 and hw[1] % 2 == 0:  # repeat by broadcasting, inside the product
+        (h2, w2) = half_hw
+        radiance = np.multiply(
+            albedo.reshape(3, h2, 2, w2, 2), irradiance.reshape(3, h2, 1, w2, 1)
+        ).reshape(3, -1)
+        highlight = np.broadcast_to(highlight.reshape(h2, 1, w2, 1), (h2, 2, w2, 2)).reshape(-1)
+    else:
+        irradiance = _double(irradiance, half_hw, hw)
+        highlight = _double(highlight, half_hw, hw)
+        radiance = albedo * irradiance
     radiance += highlight * np.take(table.specular, surface.prim)
     return radiance, highlight
 
