@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from msdepth.synth.layout import random_scene
+from msdepth.synth.memory import keep_freed_memory
 from msdepth.synth.raycast import cast
 from msdepth.synth.scene import EMISSIVE, Scene
 from msdepth.synth.sensor import camera_image, clean_depth, kinect_depth
@@ -46,7 +47,7 @@ def render_scene(
     radiance, highlight = shade(surf, base, table, scene, hw)
     lamp = np.take(table.kind, surf.prim) == EMISSIVE
     if lamp.any():
-        radiance[:, lamp] = base[:, lamp] * EMISSION
+        np.copyto(radiance, base * np.float32(EMISSION), where=lamp)
     rgb = camera_image(radiance.reshape(3, *hw), rng)
     if not sensor:
         return rgb, clean_depth(hits.depth)
@@ -64,6 +65,7 @@ def render_sample(
     seed: int, split: str, index: int, size: tuple[int, int] = (320, 240), sensor: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Frame ``index`` of ``split`` for ``seed``: a random room rendered at ``size`` = (W, H)."""
+    keep_freed_memory()
     rng = frame_rng(seed, split, index)
     scene = random_scene(rng, size)
     return render_scene(scene, rng, sensor)

@@ -95,42 +95,64 @@ def _radius2(h: int, w: int) -> np.ndarray:
 GAMMA_STEPS = 4096
 _GAMMA = (np.arange(GAMMA_STEPS + 1, dtype=np.float64) / GAMMA_STEPS) ** (1 / 2.2)
 _GAMMA = _GAMMA.astype(np.float32)
+# The same table in output units (0-255) with the rounding offset of the final truncation.
+_GAMMA_255 = (_GAMMA.astype(np.float64) * 255 + 0.5).astype(np.float32)
 
 
-def _blur3(img: np.ndarray) -> np.ndarray:
-    """[1 2 1]/4 blur along both image axes of a (C, H, W) image (edges repeated)."""
-    q = np.float32(0.25)
-    rows = img * np.float32(0.5)
-    rows[:, 1:] += img[:, :-1] * q
-    rows[:, :-1] += img[:, 1:] * q
-    rows[:, 0] += img[:, 0] * q
-    rows[:, -1] += img[:, -1] * q
-    out = rows * np.float32(0.5)
-    out[:, :, 1:] += rows[:, :, :-1] * q
-    out[:, :, :-1] += rows[:, :, 1:] * q
-    out[:, :, 0] += rows[:, :, 0] * q
-    out[:, :, -1] += rows[:, :, -1] * q
-    return out
+def _blur_mix(img: np.ndarray, strength: np.float32) -> np.ndarray:
+    """Lens blur of a (C, H, W) image (edges repeated): the separable 3-tap kernel
+    [s/4, 1 - s/2, s/4] along each axis, i.e. the [1 2 1]/4 blur mixed with the image at
+    strength s per axis (the same spread as mixing the 2-D [1 2 1] blur at s).
+
+    The neighbours are shifted views of the flat image (contiguous: one fast pass each); the
+    pixels where a shift wraps to the next row or channel are redone afterwards.
+    """
+    c, q = np.float32(1) - strength / np.float32(2), strength / np.float32(4)
+    w = img.shape[2]
+    f = img.reshape(-1)
+    rows = np.multiply(f, c)
+    rows[1:] += f[:-1] * q  # left neighbour
+    rows[:-1] += f[1:] * q  # right neighbour
+    r3 = rows.reshape(img.shape)
+    r3[:, :, 0] = img[:, :, 0] * (c + q) + img[:, :, 1] * q
+    r3[:, :, -1] = img[:, :, -1] * (c + q) + img[:, :, -2] * q
+    out = np.multiply(rows, c)
+    out[w:] += rows[:-w] * q  # row above
+    out[:-w] += rows[w:] * q  # row below
+    o3 = out.reshape(img.shape)
+    o3[:, 0] = r3[:, 0] * (c + q) + r3[:, 1] * q
+    o3[:, -1] = r3[:, -1] * (c + q) + r3[:, -2] * q
+    return o3
 
 
 def camera_image(radiance: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Linear radiance (3, H, W) -> (H, W, 3) uint8 display image: auto exposure with error,
-    white balance, vignetting, gamma, lens blur, noise and quantisation."""
+    white balance, vignetting, gamma, lens blur, noise and quantisation.
+
+    Works in output units (0-255, plus the 0.5 of rounding) from the gamma table on, so the
+    last step is a clip and a cast.
+    """
     white, _ = _noise_tables()
     _, h, w = radiance.shape
     exposure = rng.uniform(0.14, 0.3) / max(float(radiance.mean()), 1e-4)
     gains = (exposure * (1.0 + rng.uniform(-0.08, 0.08, size=3))).astype(np.float32)
-    vignette = 1.0 - np.float32(rng.uniform(0.0, 0.4)) * _radius2(h, w)
-    img = np.empty_like(radiance)
-    for c in range(3):
-        np.multiply(radiance[c], vignette * (gains[c] * GAMMA_STEPS), out=img[c])
+    vignette = np.float32(GAMMA_STEPS) - np.float32(rng.uniform(0.0, 0.4) * GAMMA_STEPS) * _radius2(
+        h, w
+    )
+    img = radiance * vignette
+    img *= gains[:, None, None]
     np.minimum(img, np.float32(GAMMA_STEPS), out=img)
-    img = np.take(_GAMMA, img.astype(np.intp))  # display gamma 1/2.2 by table
-    blur = np.float32(rng.uniform(0.3, 1.0))
-    img += blur * (_blur3(img) - img)
-    level = np.float32(rng.uniform(0.2, 1.2))
-    sigma = (np.float32(0.006) + np.float32(0.012) * np.sqrt(img)) * level
+    img = np.take(_GAMMA_255, img.astype(np.int32))  # display gamma 1/2.2 by table
+    img = _blur_mix(img, np.float32(rng.uniform(0.3, 1.0)))
+    # Signal-dependent noise: sigma = (0.006 + 0.012 sqrt(x)) * level for x in [0, 1].
+    level = rng.uniform(0.2, 1.2)
+    sigma = np.subtract(img, np.float32(0.5))
+    np.maximum(sigma, np.float32(0.0), out=sigma)  # rounding of the blur
+    np.sqrt(sigma, out=sigma)
+    sigma *= np.float32(0.012 * 255 / np.sqrt(255) * level)
+    sigma += np.float32(0.006 * 255 * level)
     for c in range(3):
-        img[c] += sigma[c] * noise_crop(white, rng, h, w)
-    img = np.clip(img * np.float32(255) + np.float32(0.5), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(img.transpose(1, 2, 0))
+        sigma[c] *= noise_crop(white, rng, h, w)
+    img += sigma
+    np.clip(img, 0, 255, out=img)
+    return np.stack([img[0], img[1], img[2]], axis=-1).astype(np.uint8)

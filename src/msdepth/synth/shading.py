@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from msdepth.synth.raycast import cast
+from msdepth.synth.raycast import NEAR, cast
 from msdepth.synth.scene import Camera, Light, Scene
 from msdepth.synth.surface import Surface
 from msdepth.synth.textures import MaterialTable
@@ -25,8 +25,64 @@ def shadow_map(light: Light, scene: Scene) -> tuple[Camera, np.ndarray]:
     f = SHADOW_MAP_SIZE / 2 / SHADOW_MAP_TAN
     c = (SHADOW_MAP_SIZE - 1) / 2
     cam = Camera(light.position, _LOOK_DOWN, f, f, c, c, SHADOW_MAP_SIZE, SHADOW_MAP_SIZE)
-    _, hits = cast(cam, scene, with_room=False, only=scene.casts_shadow)
-    return cam, hits.depth
+    nb = len(scene.boxes)
+    casters = scene.casts_shadow.copy()
+    boxes = scene.boxes[casters[6 : 6 + nb]]
+    # Boxes wholly below the light (nearly all casters) take the separable path below; the
+    # rest (pillars up to the ceiling, balls, foliage) the general ray cast.
+    below = boxes[:, 4] < np.float32(light.position[1] - NEAR)
+    casters[6 : 6 + nb][casters[6 : 6 + nb]] = ~below
+    if casters.any():
+        _, hits = cast(cam, scene, with_room=False, only=casters, reuse_rays=True)
+        drops = hits.depth
+    else:
+        drops = np.full((SHADOW_MAP_SIZE, SHADOW_MAP_SIZE), np.inf, np.float32)
+    _drop_to_boxes(drops, boxes[below], cam)
+    return cam, drops
+
+
+def _slab(lo: np.ndarray, hi: np.ndarray, inv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Entry and exit ray parameters (N, K) of N slabs ``lo..hi`` (relative to the ray origin)
+    for K rays with reciprocal directions ``inv``; entry -inf where the origin is inside."""
+    t1, t2 = lo[:, None] * inv, hi[:, None] * inv
+    inside = (lo <= 0) & (hi >= 0)
+    near = np.where(inside[:, None], -np.inf, np.where((lo > 0)[:, None], t1, t2))
+    far = np.where(inside[:, None], np.maximum(t1, t2), np.where((lo > 0)[:, None], t2, t1))
+    return near, far
+
+
+def _drop_to_boxes(drops: np.ndarray, boxes: np.ndarray, cam: Camera) -> None:
+    """Ray cast boxes wholly below a light into its looking-down shadow map, in place.
+
+    Looking straight down, a ray's x direction depends on its column only and its z direction
+    on its row only (and y is -1, so t is the drop): a box's slab test splits into one test per
+    column and one per row, done for all boxes at once; per box only two broadcast passes over
+    its exact screen rectangle remain.
+    """
+    if len(boxes) == 0:
+        return
+    n = SHADOW_MAP_SIZE
+    with np.errstate(divide="ignore"):
+        inv = np.float32(cam.fx) / (np.arange(n, dtype=np.float32) - np.float32(cam.cx))
+    lx, ly, lz = (np.float32(v) for v in cam.position)
+    near_y, far_y = ly - boxes[:, 4], ly - boxes[:, 1]  # enter through the top
+    nx, fx = _slab(boxes[:, 0] - lx, boxes[:, 3] - lx, inv)  # per column
+    nz, fz = _slab(boxes[:, 2] - lz, boxes[:, 5] - lz, inv)  # per row
+    np.maximum(nx, near_y[:, None], out=nx)
+    np.minimum(fx, far_y[:, None], out=fx)
+    cols, rows = nx <= fx, nz <= fz
+    seen = cols.any(1) & rows.any(1)
+    c0, c1 = cols.argmax(1), n - cols[:, ::-1].argmax(1)
+    r0, r1 = rows.argmax(1), n - rows[:, ::-1].argmax(1)
+    nx, fx = nx.astype(np.float32)[:, None, :], fx.astype(np.float32)[:, None, :]
+    nz, fz = nz.astype(np.float32)[:, :, None], fz.astype(np.float32)[:, :, None]
+    rects = np.stack([c0, c1, r0, r1], 1)[seen].tolist()
+    for k, (a0, a1, b0, b1) in zip(np.flatnonzero(seen).tolist(), rects, strict=True):
+        tn = np.maximum(nx[k, :, a0:a1], nz[k, b0:b1])
+        tf = np.minimum(fx[k, :, a0:a1], fz[k, b0:b1])
+        np.copyto(tn, np.float32(np.inf), where=tn > tf)
+        win = drops[b0:b1, a0:a1]
+        np.minimum(win, tn, out=win)
 
 
 def light_visibility(points: np.ndarray, cam: Camera, drops: np.ndarray) -> np.ndarray:
@@ -93,9 +149,16 @@ def shade(
         _half(surface.point, hw), _half(surface.normal, hw), None, _half(surface.prim, hw)
     )
     irradiance, highlight = _light(sparse, table, scene, half_hw)
-    irradiance = _double(irradiance, half_hw, hw)
-    highlight = _double(highlight, half_hw, hw)
-    radiance = albedo * irradiance
+    if hw[0] % 2 == 0 and hw[1] % 2 == 0:  # repeat by broadcasting, inside the product
+        (h2, w2) = half_hw
+        radiance = np.multiply(
+            albedo.reshape(3, h2, 2, w2, 2), irradiance.reshape(3, h2, 1, w2, 1)
+        ).reshape(3, -1)
+        highlight = np.broadcast_to(highlight.reshape(h2, 1, w2, 1), (h2, 2, w2, 2)).reshape(-1)
+    else:
+        irradiance = _double(irradiance, half_hw, hw)
+        highlight = _double(highlight, half_hw, hw)
+        radiance = albedo * irradiance
     radiance += highlight * np.take(table.specular, surface.prim)
     return radiance, highlight
 

@@ -118,17 +118,22 @@ def albedo(uv: np.ndarray, prim: np.ndarray, table: MaterialTable) -> np.ndarray
     Every pixel starts with its material's first colour (flat paint, the commonest kind);
     the other kinds are then evaluated on their own pixels only.
     """
-    out = np.stack([np.take(table.color1[:, c], prim) for c in range(3)])
-    kind = np.take(table.kind, prim)
+    prim = prim.astype(np.intp, copy=False)
+    out = np.empty((3, prim.size), np.float32)
+    for c in range(3):
+        np.take(table.color1[:, c], prim, out=out[c])
+    kind = np.take(table.kind.astype(np.int8), prim)
+    present = np.flatnonzero(np.bincount(table.kind, minlength=EMISSIVE + 1))
+    if all(k in (FLAT, EMISSIVE) for k in present):
+        return out
     for k in np.flatnonzero(np.bincount(kind, minlength=EMISSIVE + 1)):
         if k in (FLAT, EMISSIVE):
             continue
         sel = np.flatnonzero(kind == k)
-        pid = prim[sel]
-        c1 = np.stack([out[c, sel] for c in range(3)])
+        pid = np.take(prim, sel)
+        c1 = np.stack([np.take(table.color1[:, c], pid) for c in range(3)])
         c2 = np.stack([np.take(table.color2[:, c], pid) for c in range(3)])
-        u, v = uv[0, sel], uv[1, sel]
+        u, v = np.take(uv[0], sel), np.take(uv[1], sel)
         colour = _texture(int(k), u, v, np.take(table.scale, pid), c1, c2, np.take(table.salt, pid))
-        for c in range(3):
-            out[c, sel] = colour[c]
+        out[:, sel] = colour
     return out
