@@ -38,11 +38,12 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from harness import emit, load_average, peak_rss_gib, synthetic_dataset
+from msdepth.allocator import reuse_freed_memory
 from msdepth.checkpoint import save_model
 from msdepth.config import Config
 from msdepth.data import make_train_loader, open_dataset
 from msdepth.losses import scale_invariant_loss
-from msdepth.speed import resolve_precision, reuse_freed_memory
+from msdepth.speed import resolve_precision
 from msdepth.train.distributed import setup_distributed
 from msdepth.train.optim import param_groups
 from msdepth.train.targets import log_depth_targets

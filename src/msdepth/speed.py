@@ -5,7 +5,7 @@ Each is one config switch (see `msdepth.config.TrainConfig`) and one function he
 - ``train.precision = "auto"``: bf16 autocast where the hardware runs bf16 natively (CPUs with
   AVX512-BF16 or AMX, CUDA GPUs with bf16), fp32 elsewhere (`resolve_precision`);
 - ``train.reuse_memory``: glibc keeps freed memory for the next step instead of handing it back
-  to the kernel (`reuse_freed_memory`);
+  to the kernel (`msdepth.allocator.reusing_freed_memory`);
 - ``train.fused_sgd``: one fused kernel per SGD step (`msdepth.train.optim.make_optimizer`);
 - ``train.channels_last``: NHWC layout, produced by the loader (`msdepth.data.loader`);
 - ``train.workers = -1``: loader processes only for cores the compute threads leave idle
@@ -16,12 +16,8 @@ The measured effect of each is in BENCHMARKS.md.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import os
-import platform
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -29,10 +25,6 @@ import torch
 
 Precision = Literal["fp32", "bf16"]
 NATIVE_BF16_CPU_FLAGS = {"avx512_bf16", "amx_bf16"}
-
-# glibc mallopt parameters (malloc.h) and its defaults
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
-_DEFAULT_TRIM_THRESHOLD, _DEFAULT_MMAP_MAX = 128 * 1024, 65536
 
 
 @functools.lru_cache(maxsize=1)
@@ -80,47 +72,3 @@ def resolve_workers(workers: int, device: torch.device | str) -> int:
     if torch.device(device).type == "cuda":
         return max(1, min(4, cores - 1))
     return max(0, min(4, cores - torch.get_num_threads()))
-
-
-@functools.lru_cache(maxsize=1)
-def _glibc() -> ctypes.CDLL | None:
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return None
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:  # pragma: no cover - glibc without the usual soname
-        return None
-
-
-def reuse_freed_memory(enabled: bool = True) -> bool:
-    """Make glibc keep freed memory in the process (``enabled``) or restore its defaults.
-
-    A training step allocates and frees over a gigabyte of activations and gradients in blocks
-    above glibc's mmap threshold, so by default each one is a fresh mapping whose pages fault in
-    one at a time, every step (~180k page faults per coarse step at batch 32). With mmap off and
-    no trimming the same memory is reused; peak RSS stays the step's peak. Returns False (and
-    does nothing) where the C library is not glibc.
-    """
-    libc = _glibc()
-    if libc is None:
-        return False
-    if enabled:
-        return bool(libc.mallopt(_M_MMAP_MAX, 0) and libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
-    ok = libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX) and libc.mallopt(
-        _M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD
-    )
-    libc.malloc_trim(0)  # hand what was kept back to the kernel
-    return bool(ok)
-
-
-@contextmanager
-def reusing_freed_memory(enabled: bool = True) -> Iterator[None]:
-    """`reuse_freed_memory` for the duration of a block (glibc's defaults afterwards)."""
-    if not enabled:
-        yield
-        return
-    reuse_freed_memory(True)
-    try:
-        yield
-    finally:
-        reuse_freed_memory(False)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from msdepth.allocator import keep_freed_memory
 from msdepth.synth.layout import random_scene
-from msdepth.synth.memory import keep_freed_memory
 from msdepth.synth.raycast import cast
 from msdepth.synth.scene import EMISSIVE, Scene
 from msdepth.synth.sensor import camera_image, clean_depth, kinect_depth

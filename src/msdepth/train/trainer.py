@@ -19,6 +19,7 @@ from typing import NoReturn
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from msdepth.allocator import reusing_freed_memory
 from msdepth.checkpoint import (
     list_checkpoints,
     load_weights,
@@ -32,7 +33,7 @@ from msdepth.errors import CheckpointError, ConfigError
 from msdepth.losses import scale_invariant_loss
 from msdepth.models import MultiScaleDepth
 from msdepth.models.multiscale import Stage
-from msdepth.speed import resolve_precision, resolve_workers, reusing_freed_memory
+from msdepth.speed import resolve_precision, resolve_workers
 from msdepth.train.distributed import Distributed, setup_distributed
 from msdepth.train.loss_watch import LossReport, LossWatch, TrainingDivergedError
 from msdepth.train.observe import Observer, Throughput, depth_panel
