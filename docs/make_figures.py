@@ -3,8 +3,9 @@
     PYTHONPATH=src python docs/make_figures.py --checkpoint runs/nyu/model.safetensors
 
 Without --checkpoint a randomly initialised (seeded) model of the paper's geometry is used and
-the figure says so. The image defaults to NYU test image 00001 from ../shared/data/nyu-test.
-The picture comes from the same code as ``msdepth predict --save color,ply --colorbar``.
+the figure says so. The image defaults to a held-out synthetic room rendered at 640x480 (real
+NYU images are test data that the repository must not redistribute). The picture comes from
+the same code as ``msdepth predict --save color,ply --colorbar``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-DEFAULT_IMAGE = ROOT.parent / "shared" / "data" / "nyu-test" / "nyu2_test" / "00001_colors.png"
+SYNTHETIC_FRAME = (0, "test", 5)  # seed, split, index of the default input
 DEFAULT_OUT = ROOT / "docs" / "images" / "predict_outputs.png"
 
 
@@ -43,7 +44,7 @@ def render_point_cloud(ax, points: np.ndarray, colors: np.ndarray, stride: int) 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=None, help="default: random-init paper model")
-    parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
+    parser.add_argument("--image", type=Path, default=None, help="default: a synthetic room")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--stride", type=int, default=7, help="plot every N-th point")
     args = parser.parse_args()
@@ -72,7 +73,13 @@ def main() -> int:
         else:
             label = f"model {Path(checkpoint).name}"
         predictor = msdepth.load(checkpoint)
-        rgb = msdepth.read_rgb(args.image)
+        if args.image is None:
+            from msdepth.synth import render_sample
+
+            rgb, _ = render_sample(*SYNTHETIC_FRAME, size=(640, 480))
+            name = "held-out synthetic room"
+        else:
+            rgb, name = msdepth.read_rgb(args.image), args.image.name
         depth = predictor.predict(rgb)
     points, colors = msdepth.to_point_cloud(depth, rgb)  # NYU Kinect intrinsics by default
 
@@ -81,7 +88,7 @@ def main() -> int:
     grid = fig.add_gridspec(1, 3, width_ratios=[w, w + 90, 1.0 * w], wspace=0.02)
     ax = fig.add_subplot(grid[0])
     ax.imshow(rgb)
-    ax.set_title(f"input {args.image.name} ({w}x{h})", fontsize=10)
+    ax.set_title(f"input: {name} ({w}x{h})", fontsize=10)
     ax.axis("off")
     ax = fig.add_subplot(grid[1])
     ax.imshow(color_depth_image(depth, colorbar=True))
