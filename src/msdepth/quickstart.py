@@ -85,16 +85,13 @@ def demo_config(overrides: list[str]) -> Config:
     return base.with_overrides(overrides, source="--set") if overrides else base
 
 
-def _constant_baseline(data: Path, split: str, value: float, settings: Any) -> dict[str, float]:
-    """Metrics of predicting one depth everywhere (the training set's median)."""
-    from msdepth.data import open_dataset
+def _constant_metrics(samples: Any, value: float, settings: Any) -> dict[str, float]:
+    """Metrics of predicting one depth everywhere (the training set's median), same protocol."""
     from msdepth.metrics import MetricAccumulator, crop_mask
 
-    ds = open_dataset(data, split)
     acc = MetricAccumulator(settings.min_depth, settings.max_depth, settings.median_scaling)
-    for i in range(len(ds)):
-        gt = ds[i].depth
-        acc.update(np.full_like(gt, value), gt, crop_mask(settings.crop, gt.shape))
+    for s in samples:
+        acc.update(np.full_like(s.depth, value), s.depth, crop_mask(settings.crop, s.depth.shape))
     return acc.compute()
 
 
@@ -192,8 +189,8 @@ def run_quickstart(settings: QuickstartSettings) -> QuickstartReport:
         predictor = load(ckpt)
         rows[label] = evaluate(predictor, open_samples(data, "test"), eval_settings).metrics
     median = _train_median_depth(data)
-    rows[f"constant {median:.2f} m (train median)"] = _constant_baseline(
-        data, "test", median, eval_settings
+    rows[f"constant {median:.2f} m (train median)"] = _constant_metrics(
+        open_samples(data, "test"), median, eval_settings
     )
     model = load(checkpoints["fine"])
     panels = _panels(model, data, out / "predictions")
@@ -203,7 +200,9 @@ def run_quickstart(settings: QuickstartSettings) -> QuickstartReport:
         for label, median_scaling in (("zero-shot", False), ("zero-shot, median-scaled", True)):
             s = EvalSettings(crop="eigen", median_scaling=median_scaling)
             real_rows[label] = evaluate(model, samples, s).metrics
-        real_rows[f"constant {median:.2f} m"] = _constant_on_pairs(samples, median)
+        real_rows[f"constant {median:.2f} m"] = _constant_metrics(
+            samples, median, EvalSettings(crop="eigen")
+        )
     timings["evaluate"] = time.monotonic() - t
     timings["total"] = time.monotonic() - start
 
@@ -211,15 +210,6 @@ def run_quickstart(settings: QuickstartSettings) -> QuickstartReport:
     (out / "report.json").write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
     (out / "report.md").write_text(format_report(report), encoding="utf-8")
     return report
-
-
-def _constant_on_pairs(samples: Any, value: float) -> dict[str, float]:
-    from msdepth.metrics import MetricAccumulator, eigen_crop
-
-    acc = MetricAccumulator()
-    for s in samples:
-        acc.update(np.full_like(s.depth, value), s.depth, eigen_crop(s.depth.shape))
-    return acc.compute()
 
 
 def format_report(report: QuickstartReport) -> str:

@@ -19,14 +19,13 @@ a format's divisor (file value / scale = metres) where the format has one.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
+from msdepth.data.images import decode_image
 from msdepth.errors import DataError
 
 # NYU Depth V2 toolbox (depth_rel2depth_abs.m): metres = 351.3 / (1092.5 - disparity).
@@ -51,24 +50,7 @@ class DepthFormat:
 
 def _open_image_values(path: Path) -> np.ndarray:
     """Pixel values of a single-channel 16-bit (or 8-bit) image file, as Pillow decodes them."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                image.load()
-                mode = image.mode
-                values = np.asarray(image)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise DataError(
-            f"depth {path} is too large to decode safely (over {Image.MAX_IMAGE_PIXELS} "
-            "pixels); resize it first"
-        ) from None
-    except UnidentifiedImageError:
-        raise DataError(
-            f"depth {path} is not an image Pillow can read (corrupt or another format)"
-        ) from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"depth {path} is corrupt or truncated ({exc})") from None
+    mode, values = decode_image(path, "depth", lambda image: (image.mode, np.asarray(image)))
     if mode not in ("I;16", "I;16B", "I;16L", "I;16N", "I", "L", "F"):
         raise DataError(
             f"depth {path} is a {mode} image; depth must be a single-channel 16-bit "
