@@ -12,8 +12,8 @@ from msdepth.cli.main import main
 
 
 @pytest.fixture(scope="module")
-def paper_checkpoint(tmp_path_factory):
-    return random_checkpoint(tmp_path_factory.mktemp("paper") / "model.safetensors", overrides={})
+def paper_checkpoint(module_tmp):
+    return random_checkpoint(module_tmp / "model.safetensors", overrides={})
 
 
 def metrics_by_hand(pred, gt):

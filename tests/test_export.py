@@ -18,8 +18,8 @@ from msdepth.export import export_torchscript
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("export")
+def exported(module_tmp):
+    folder = module_tmp
     ckpt = random_checkpoint(folder / "m.safetensors", seed=3)
     assert main(["export", "--checkpoint", str(ckpt), "--onnx", str(folder / "m.onnx"),
                  "--torchscript", str(folder / "m.pt")]) == 0  # fmt: skip

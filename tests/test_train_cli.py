@@ -29,8 +29,8 @@ TINY_FLAGS = [
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return tiny_data(tmp_path_factory.mktemp("cli") / "data")
+def data(module_tmp):
+    return tiny_data(module_tmp / "data")
 
 
 def test_train_command_runs_both_stages_and_saves_the_resolved_config(data, tmp_path):

@@ -67,8 +67,8 @@ def _torchrun(tmp_path, data, run, mode="fresh"):
 
 
 @pytest.fixture(scope="module")
-def ddp_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ddp")
+def ddp_run(module_tmp):
+    root = module_tmp
     data = tiny_data(root / "data")
     _torchrun(root, data, root / "run")
     return root, data, root / "run"

@@ -14,9 +14,9 @@ from train_fixtures import tiny_config, tiny_data, weights
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(module_tmp):
     """Both stages, 20 steps each, batch 4 at 96x72 (a few seconds)."""
-    root = tmp_path_factory.mktemp("loop")
+    root = module_tmp
     data = tiny_data(root / "data")
     cfg = tiny_config(
         train__coarse_steps=20,

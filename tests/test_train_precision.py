@@ -28,8 +28,8 @@ def _run(tmp_path, data, **overrides):
 
 
 @pytest.fixture(scope="module")
-def fp32_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("precision")
+def fp32_run(module_tmp):
+    root = module_tmp
     data = tiny_data(root / "data")
     return root, data, _run(root, data)
 

@@ -60,9 +60,9 @@ sys.exit(main(sys.argv[1:]))
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
+def reference(module_tmp):
     """An uninterrupted run (coarse 4 + fine 3, checkpoints every 2) and its config file."""
-    root = tmp_path_factory.mktemp("reliable")
+    root = module_tmp
     data = tiny_data(root / "data", n_train=8)
     config = root / "tiny.toml"
     short = tiny_config(

@@ -13,9 +13,9 @@ from train_fixtures import digest, tiny_config, tiny_data
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
+def uninterrupted(module_tmp):
     """Coarse 6 + fine 6 steps with checkpoints every 3 (dropout active in the coarse stage)."""
-    root = tmp_path_factory.mktemp("resume")
+    root = module_tmp
     data = tiny_data(root / "data")
     result = train(tiny_config(), data, root / "full", progress=False)
     return result, root / "full", data
