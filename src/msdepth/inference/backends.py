@@ -15,6 +15,7 @@ import numpy as np
 
 from msdepth.config import Config
 from msdepth.errors import CheckpointError, ConfigError
+from msdepth.inference.whole_frame import to_metric_depth
 
 # Keys of the ONNX model's metadata_props written by `msdepth export`.
 ONNX_FORMAT = "msdepth-onnx"
@@ -30,6 +31,12 @@ class Backend(Protocol):
     config: Config
 
     def __call__(self, batch: np.ndarray) -> np.ndarray: ...
+
+    def metric_depth(
+        self, log_depth: np.ndarray, height: int, width: int, correction: float
+    ) -> np.ndarray:
+        """`whole_frame.to_metric_depth` (upsample, exp, correct) on this engine's threads."""
+        ...
 
 
 def check_device(device: str) -> str:
@@ -70,6 +77,24 @@ class TorchBackend:
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
             return self.model(x)[:, 0].float().cpu().numpy()
+
+    def metric_depth(
+        self, log_depth: np.ndarray, height: int, width: int, correction: float
+    ) -> np.ndarray:
+        """`whole_frame.to_metric_depth` in PyTorch (``interpolate``, the same bilinear rule).
+
+        NumPy's matrix product would run on OpenBLAS's own threads; on a machine with few cores
+        they and PyTorch's OpenMP threads spin-wait against each other after each call, which
+        made the next network forward up to 3x slower (BENCHMARKS.md, inference). On PyTorch's
+        threads the whole prediction uses one pool.
+        """
+        torch = self._torch
+        with torch.inference_mode():
+            log = torch.from_numpy(np.ascontiguousarray(log_depth, dtype=np.float32))
+            full = torch.nn.functional.interpolate(
+                log[None, None], size=(height, width), mode="bilinear", align_corners=False
+            )[0, 0]
+            return full.exp_().mul_(float(correction)).numpy()
 
 
 class OnnxBackend:
@@ -115,3 +140,9 @@ class OnnxBackend:
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(batch, dtype=np.float32)
         return self.session.run([ONNX_OUTPUT], {ONNX_INPUT: x})[0][:, 0]
+
+    def metric_depth(
+        self, log_depth: np.ndarray, height: int, width: int, correction: float
+    ) -> np.ndarray:
+        """`whole_frame.to_metric_depth` in NumPy (this path needs no PyTorch)."""
+        return to_metric_depth(log_depth, height, width, correction)

@@ -17,7 +17,7 @@ import numpy as np
 from msdepth.config import Config
 from msdepth.errors import DataError
 from msdepth.inference.backends import Backend, OnnxBackend, TorchBackend
-from msdepth.inference.whole_frame import scale_correction, to_metric_depth, to_network_input
+from msdepth.inference.whole_frame import scale_correction, to_network_input
 
 T = TypeVar("T")
 ImageLike = Any  # str | Path | PIL.Image.Image | np.ndarray
@@ -128,7 +128,7 @@ class DepthPredictor:
             log_depth = self.predict_log_depth([rgb for _, rgb in pending], flip_tta=flip_tta)
             for (item, rgb), log in zip(pending, log_depth, strict=True):
                 h, w = size_of(item) if size_of else rgb.shape[:2]
-                yield item, to_metric_depth(log, h, w, self.scale_correction)
+                yield item, self.backend.metric_depth(log, h, w, self.scale_correction)
             pending.clear()
 
         for item in items:
