@@ -55,8 +55,9 @@ def render_scene(
     grazing = np.abs(n[0] * dx + n[1] * dy + n[2] * dz) / np.sqrt(dx * dx + dy * dy + dz * dz)
     lum = 0.2126 * base[0] + 0.7152 * base[1] + 0.0722 * base[2]
     lum[lamp] = 1.0
+    half_hw = ((hw[0] + 1) // 2, (hw[1] + 1) // 2)
     depth = kinect_depth(
-        hits.depth, grazing.reshape(hw), lum.reshape(hw), highlight.reshape(hw), rng
+        hits.depth, grazing.reshape(hw), lum.reshape(hw), highlight.reshape(half_hw), rng
     )
     return rgb, depth
 

@@ -16,6 +16,7 @@ import numpy as np
 MIN_DEPTH = 0.5  # metres: the Kinect's near limit
 MAX_DEPTH = 10.0  # metres: beyond this NYU (and we) store no depth
 _TABLE = 512
+GLINT = 0.6  # highlight strength above which the sensor may lose the pattern
 
 
 @lru_cache(maxsize=1)
@@ -53,7 +54,8 @@ def kinect_depth(
     """Exact z-depth (H, W) -> Kinect-like depth with noise and 0 where the sensor has none.
 
     ``grazing`` is |cos| of the angle between ray and normal, ``luminance`` the surface's
-    albedo luminance, ``gloss`` the specular highlight strength (all (H, W)).
+    albedo luminance (both (H, W)), ``gloss`` the specular highlight strength, (H, W) or at
+    half resolution ((ceil(H/2), ceil(W/2)), as `shading.shade` returns it).
     """
     white, smooth = _noise_tables()
     h, w = depth.shape
@@ -64,7 +66,10 @@ def kinect_depth(
     missing = ~np.isfinite(z) | (z < MIN_DEPTH) | (z > MAX_DEPTH)
     missing |= grazing < 0.08 + 0.04 * blobs
     missing |= luminance < 0.012 * (1.0 + blobs)  # dark surfaces return no pattern
-    missing |= gloss > 0.6 + 0.2 * np.abs(blobs)  # specular highlights blind the sensor
+    if gloss.shape != (h, w) and (gloss > GLINT).any():  # rare: most frames have no glint
+        gloss = np.repeat(np.repeat(gloss, 2, axis=0), 2, axis=1)[:h, :w]
+    if gloss.shape == (h, w):
+        missing |= gloss > GLINT + 0.2 * np.abs(blobs)  # specular highlights blind the sensor
     missing |= blobs > rng.uniform(2.6, 4.0)  # occasional holes (hair, fabric, IR sunlight)
     # The projector sits beside the camera: background just right of a near edge is unlit.
     band = max(1, round(w / 160))
