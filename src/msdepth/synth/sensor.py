@@ -60,10 +60,16 @@ def kinect_depth(
     white, smooth = _noise_tables()
     h, w = depth.shape
     z = depth
-    sigma = 0.0012 + 0.0019 * (z - 0.4) ** 2
-    out = z + sigma * noise_crop(white, rng, h, w)
+    sigma = z - np.float32(0.4)
+    np.square(sigma, out=sigma)
+    sigma *= np.float32(0.0019)
+    sigma += np.float32(0.0012)
+    sigma *= noise_crop(white, rng, h, w)
+    out = np.add(z, sigma, out=sigma)
     blobs = noise_crop(smooth, rng, h, w)
-    missing = ~np.isfinite(z) | (z < MIN_DEPTH) | (z > MAX_DEPTH)
+    missing = ~np.isfinite(z)
+    missing |= z < MIN_DEPTH
+    missing |= z > MAX_DEPTH
     missing |= grazing < 0.08 + 0.04 * blobs
     missing |= luminance < 0.012 * (1.0 + blobs)  # dark surfaces return no pattern
     if gloss.shape != (h, w) and (gloss > GLINT).any():  # rare: most frames have no glint
@@ -78,8 +84,8 @@ def kinect_depth(
     for k in range(band):
         left_nearer[:, 1 + k :] |= jump[:, : w - 1 - k]
     missing |= left_nearer
-    out[missing] = 0.0
-    return out.astype(np.float32)
+    np.copyto(out, np.float32(0.0), where=missing)
+    return out.astype(np.float32, copy=False)
 
 
 def clean_depth(depth: np.ndarray) -> np.ndarray:
