@@ -25,7 +25,7 @@ import numpy as np
 from harness import emit
 from msdepth.synth import synthesize_dataset
 from msdepth.synth.layout import random_scene
-from msdepth.synth.raycast import cast
+from msdepth.synth.raycast import cast, inverse_ray_lengths
 from msdepth.synth.render import frame_rng, render_sample
 from msdepth.synth.scene import EMISSIVE
 from msdepth.synth.sensor import camera_image, kinect_depth
@@ -65,8 +65,17 @@ def stage_times(frames: int, size: tuple[int, int]) -> dict[str, float]:
         t = tick("shading+shadows", t)
         camera_image(radiance.reshape(3, *hw), rng)
         t = tick("image sensor", t)
-        ones = np.ones(hw, np.float32)
-        kinect_depth(hits.depth, ones, ones, highlight.reshape(hw), rng)
+        # as render_scene: grazing angle and albedo luminance, then the Kinect model
+        n, (dx, dy, dz) = surf.normal, (c.reshape(-1) for c in rays.d)
+        grazing = n[0] * dx
+        grazing += n[1] * dy
+        grazing += n[2] * dz
+        np.abs(grazing, out=grazing)
+        grazing *= inverse_ray_lengths(cam).reshape(-1)
+        lum = 0.2126 * base[0] + 0.7152 * base[1] + 0.0722 * base[2]
+        lum[lamp] = 1.0
+        gloss = highlight.reshape(hw if highlight.size == hw[0] * hw[1] else ((hw[0] + 1) // 2, -1))
+        kinect_depth(hits.depth, grazing.reshape(hw), lum.reshape(hw), gloss, rng)
         tick("depth sensor", t)
     total = {k: round(v, 3) for k, v in total.items()}
     total["primitives per scene"] = round(prims / frames, 1)

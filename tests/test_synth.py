@@ -145,3 +145,28 @@ def test_intrinsics_are_nyu_kinect_scaled_to_the_output_size():
     assert k["fy"] == pytest.approx(519.4696 / 2)
     assert k["cx"] == pytest.approx(325.5824 / 2)
     assert k["cy"] == pytest.approx(253.7362 / 2)
+
+
+def test_sensor_takes_highlights_at_half_resolution_as_their_repeat():
+    """`shade` returns highlights at half resolution; a glint blinds the same pixels as the
+    same map repeated to full size, and a frame without one loses no depth to gloss."""
+    ones = np.ones((60, 80), np.float32)
+    half = np.zeros((30, 40), np.float32)
+    half[10:14, 5:9] = 5.0  # a strong glint
+    full = np.repeat(np.repeat(half, 2, axis=0), 2, axis=1)
+    a = kinect_depth(ones * 2, ones, ones, half, np.random.default_rng(3))
+    b = kinect_depth(ones * 2, ones, ones, full, np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+    assert (a[20:28, 10:18] == 0).all()
+    dull = kinect_depth(ones * 2, ones, ones, half * 0, np.random.default_rng(3))
+    assert (dull[20:28, 10:18] > 0).all()
+
+
+def test_inverse_ray_lengths_match_the_ray_directions():
+    from msdepth.synth.raycast import camera_rays, inverse_ray_lengths
+
+    camera = kinect_camera((1.0, 1.5, 2.0), yaw=0.7, pitch=-0.2, roll=0.05, size=SMALL)
+    dx, dy, dz = camera_rays(camera).d
+    np.testing.assert_allclose(
+        inverse_ray_lengths(camera), 1 / np.sqrt(dx * dx + dy * dy + dz * dz), rtol=1e-5
+    )

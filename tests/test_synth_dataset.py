@@ -40,6 +40,9 @@ def test_dataset_is_identical_for_any_worker_count(tmp_path):
     for split in ("train", "test"):
         for name in ("rgb.npy", "depth.npy"):
             assert np.array_equal(np.load(one / split / name), np.load(two / split / name))
+        # workers write their frames into the files themselves and report statistics only
+        assert (one / split / "names.json").read_text() == (two / split / "names.json").read_text()
+    assert read_meta(one)["splits"] == read_meta(two)["splits"]
 
 
 def test_test_split_does_not_depend_on_the_train_count(tmp_path):

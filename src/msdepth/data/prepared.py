@@ -53,6 +53,22 @@ def valid_depth_mask(depth: np.ndarray) -> np.ndarray:
     return np.isfinite(depth) & (depth > 0)
 
 
+def store_sample(
+    rgb_rows: np.ndarray, depth_rows: np.ndarray, i: int, rgb: np.ndarray, depth: np.ndarray
+) -> tuple[int, float, float]:
+    """Write sample ``i`` (depth with invalid readings as 0) into the split's arrays; return
+    its valid pixel count and valid depth range (inf, 0 when none)."""
+    valid = valid_depth_mask(depth)
+    rgb_rows[i] = rgb
+    clean = np.where(valid, depth, np.float32(0))
+    depth_rows[i] = clean
+    n_valid = int(np.count_nonzero(valid))
+    if not n_valid:
+        return 0, float("inf"), 0.0
+    lo = float(np.min(clean, where=valid, initial=np.inf))
+    return n_valid, lo, float(clean.max())  # invalid readings are 0, below any valid one
+
+
 # ---- writing -------------------------------------------------------------------------------
 
 
@@ -106,21 +122,33 @@ class SplitWriter:
             )
         if depth.shape != self.hw:
             raise DataError(f"{name}: depth must be {self.hw[1]}x{self.hw[0]}, got {depth.shape}")
-        valid = valid_depth_mask(depth)
-        self._rgb[i] = rgb
-        self._depth[i] = np.where(valid, depth, 0)
+        n_valid, lo, hi = store_sample(self._rgb, self._depth, i, rgb, depth)
         if self._raw is not None:
             if raw_depth is None:
                 raise DataError(f"{name}: this split stores raw depth but none was given")
             self._raw[i] = np.where(valid_depth_mask(raw_depth), raw_depth, 0)
+        self.count_written(name, n_valid, lo, hi)
+
+    @property
+    def files(self) -> tuple[Path, Path]:
+        """The split's ``rgb.npy`` and ``depth.npy``: another process may open them with
+        ``np.load(path, mmap_mode="r+")`` and write samples by `store_sample`, then report
+        each one, in order, to `count_written` (no raw depth on that path)."""
+        return self.folder / "rgb.npy", self.folder / "depth.npy"
+
+    def count_written(self, name: str, n_valid: int, depth_min: float, depth_max: float) -> None:
+        """Account for sample number ``stats.count``, already stored by `store_sample`."""
+        if self.stats.count >= self.capacity:
+            raise DataError(
+                f"split {self.folder.name}: more samples than the {self.capacity} announced"
+            )
         s = self.stats
         s.count += 1
-        n_valid = int(valid.sum())
         s.valid_pixels += n_valid
-        s.total_pixels += valid.size
+        s.total_pixels += self.hw[0] * self.hw[1]
         if n_valid:
-            s.depth_min = min(s.depth_min, float(depth[valid].min()))
-            s.depth_max = max(s.depth_max, float(depth[valid].max()))
+            s.depth_min = min(s.depth_min, depth_min)
+            s.depth_max = max(s.depth_max, depth_max)
         self.names.append(name)
 
     def skip(self, name: str, reason: str) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from msdepth.data.prepared import DatasetWriter
+from msdepth.data.prepared import DatasetWriter, store_sample
 from msdepth.errors import ConfigError
 from msdepth.synth.render import render_sample
 from msdepth.synth.scene import nyu_intrinsics
@@ -29,6 +29,43 @@ def _render_chunk(
     seed: int, split: str, start: int, stop: int, size: tuple[int, int], sensor: bool
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     return [render_sample(seed, split, i, size, sensor) for i in range(start, stop)]
+
+
+def _render_chunk_into(
+    seed: int,
+    split: str,
+    start: int,
+    stop: int,
+    size: tuple[int, int],
+    sensor: bool,
+    files: tuple[Path, Path],
+) -> list[tuple[int, float, float]]:
+    """Render frames start..stop-1 straight into the split's memory-mapped arrays (rows =
+    frame indices); return each frame's depth statistics for `SplitWriter.count_written`.
+    Half a megabyte per frame then never goes through a pipe, nor gets copied by the parent.
+    The maps share the page cache with the parent's, which flushes the files when it closes
+    them (no flush here: a synchronous write-back per chunk)."""
+    rgb_rows, depth_rows = (np.load(f, mmap_mode="r+") for f in files)
+    return [
+        store_sample(rgb_rows, depth_rows, i, *render_sample(seed, split, i, size, sensor))
+        for i in range(start, stop)
+    ]
+
+
+def _in_order(pool: ProcessPoolExecutor, fn, tasks: list[tuple], workers: int) -> Iterator:
+    """Results of ``fn(*task)`` in task order, with a bounded window of tasks in flight."""
+    pending: deque = deque()
+    todo = iter(tasks)
+    for args in todo:
+        pending.append(pool.submit(fn, *args))
+        if len(pending) >= 2 * workers:
+            break
+    while pending:
+        result = pending.popleft().result()
+        for args in todo:
+            pending.append(pool.submit(fn, *args))
+            break
+        yield result
 
 
 def render_frames(
@@ -49,17 +86,7 @@ def render_frames(
     workers = min(workers, len(chunks))
     with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
         # A bounded window of chunks in flight keeps memory flat for any dataset size.
-        pending: deque = deque()
-        todo = iter(chunks)
-        for args in todo:
-            pending.append(pool.submit(_render_chunk, *args))
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            frames = pending.popleft().result()
-            for args in todo:
-                pending.append(pool.submit(_render_chunk, *args))
-                break
+        for frames in _in_order(pool, _render_chunk, chunks, workers):
             yield from frames
 
 
@@ -122,9 +149,26 @@ def synthesize_dataset(
             if count == 0:
                 continue
             sw = writer.split(split, count)
-            frames = render_frames(seed, split, count, size, workers=workers, sensor=sensor)
-            for i, (rgb, depth) in enumerate(frames):
-                sw.append(rgb, depth, f"synth-s{seed}-{split}-{i:06d}")
-                bar.update(1)
+            chunks = [
+                (seed, split, s, min(s + CHUNK, count), size, sensor)
+                for s in range(0, count, CHUNK)
+            ]
+            n = min(workers, len(chunks))
+            if n <= 1:
+                frames = render_frames(seed, split, count, size, workers=1, sensor=sensor)
+                for i, (rgb, depth) in enumerate(frames):
+                    sw.append(rgb, depth, f"synth-s{seed}-{split}-{i:06d}")
+                    bar.update(1)
+                continue
+            # Workers write their frames into the split's files themselves; the parent only
+            # counts them, in order (see `_render_chunk_into`).
+            tasks = [(*c, sw.files) for c in chunks]
+            with ProcessPoolExecutor(max_workers=n, mp_context=_pool_context()) as pool:
+                for (_, _, start, _, _, _), stats in zip(
+                    chunks, _in_order(pool, _render_chunk_into, tasks, n), strict=True
+                ):
+                    for i, st in enumerate(stats, start):
+                        sw.count_written(f"synth-s{seed}-{split}-{i:06d}", *st)
+                        bar.update(1)
     bar.close()
     return Path(out)

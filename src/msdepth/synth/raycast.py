@@ -9,6 +9,7 @@ screen rectangle (the cheap half of rasterisation), keeping the nearest hit and 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -49,6 +50,22 @@ def _directions(camera: Camera) -> tuple[tuple, tuple]:
 
 
 _FIXED_RAYS: dict[bytes, tuple[tuple, tuple]] = {}
+
+
+@lru_cache(maxsize=8)
+def _inverse_lengths(w: int, h: int, fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
+    x = (np.arange(w, dtype=np.float32) - np.float32(cx)) / np.float32(fx)
+    y = (np.arange(h, dtype=np.float32) - np.float32(cy)) / np.float32(fy)
+    out = np.float32(1.0) / np.sqrt(x[None, :] ** 2 + y[:, None] ** 2 + np.float32(1.0))
+    out.flags.writeable = False
+    return out
+
+
+def inverse_ray_lengths(camera: Camera) -> np.ndarray:
+    """(H, W) 1 / |d| of `camera_rays`' directions: |d|^2 = x^2 + y^2 + 1 in the camera frame
+    whatever the rotation, so the map depends on the intrinsics only (cached, read-only)."""
+    k = (camera.width, camera.height, camera.fx, camera.fy, camera.cx, camera.cy)
+    return _inverse_lengths(*(int(v) for v in k[:2]), *(float(v) for v in k[2:]))
 
 
 def camera_rays(camera: Camera, reuse: bool = False) -> Rays:

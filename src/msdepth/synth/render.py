@@ -11,7 +11,7 @@ import numpy as np
 
 from msdepth.allocator import keep_freed_memory
 from msdepth.synth.layout import random_scene
-from msdepth.synth.raycast import cast
+from msdepth.synth.raycast import cast, inverse_ray_lengths
 from msdepth.synth.scene import EMISSIVE, Scene
 from msdepth.synth.sensor import camera_image, clean_depth, kinect_depth
 from msdepth.synth.shading import shade
@@ -52,11 +52,16 @@ def render_scene(
     if not sensor:
         return rgb, clean_depth(hits.depth)
     n, (dx, dy, dz) = surf.normal, (c.reshape(-1) for c in rays.d)
-    grazing = np.abs(n[0] * dx + n[1] * dy + n[2] * dz) / np.sqrt(dx * dx + dy * dy + dz * dz)
+    grazing = n[0] * dx
+    grazing += n[1] * dy
+    grazing += n[2] * dz
+    np.abs(grazing, out=grazing)
+    grazing *= inverse_ray_lengths(cam).reshape(-1)
     lum = 0.2126 * base[0] + 0.7152 * base[1] + 0.0722 * base[2]
     lum[lamp] = 1.0
+    half_hw = ((hw[0] + 1) // 2, (hw[1] + 1) // 2)
     depth = kinect_depth(
-        hits.depth, grazing.reshape(hw), lum.reshape(hw), highlight.reshape(hw), rng
+        hits.depth, grazing.reshape(hw), lum.reshape(hw), highlight.reshape(half_hw), rng
     )
     return rgb, depth
 

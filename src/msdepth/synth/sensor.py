@@ -16,6 +16,7 @@ import numpy as np
 MIN_DEPTH = 0.5  # metres: the Kinect's near limit
 MAX_DEPTH = 10.0  # metres: beyond this NYU (and we) store no depth
 _TABLE = 512
+GLINT = 0.6  # highlight strength above which the sensor may lose the pattern
 
 
 @lru_cache(maxsize=1)
@@ -53,18 +54,28 @@ def kinect_depth(
     """Exact z-depth (H, W) -> Kinect-like depth with noise and 0 where the sensor has none.
 
     ``grazing`` is |cos| of the angle between ray and normal, ``luminance`` the surface's
-    albedo luminance, ``gloss`` the specular highlight strength (all (H, W)).
+    albedo luminance (both (H, W)), ``gloss`` the specular highlight strength, (H, W) or at
+    half resolution ((ceil(H/2), ceil(W/2)), as `shading.shade` returns it).
     """
     white, smooth = _noise_tables()
     h, w = depth.shape
     z = depth
-    sigma = 0.0012 + 0.0019 * (z - 0.4) ** 2
-    out = z + sigma * noise_crop(white, rng, h, w)
+    sigma = z - np.float32(0.4)
+    np.square(sigma, out=sigma)
+    sigma *= np.float32(0.0019)
+    sigma += np.float32(0.0012)
+    sigma *= noise_crop(white, rng, h, w)
+    out = np.add(z, sigma, out=sigma)
     blobs = noise_crop(smooth, rng, h, w)
-    missing = ~np.isfinite(z) | (z < MIN_DEPTH) | (z > MAX_DEPTH)
+    missing = ~np.isfinite(z)
+    missing |= z < MIN_DEPTH
+    missing |= z > MAX_DEPTH
     missing |= grazing < 0.08 + 0.04 * blobs
     missing |= luminance < 0.012 * (1.0 + blobs)  # dark surfaces return no pattern
-    missing |= gloss > 0.6 + 0.2 * np.abs(blobs)  # specular highlights blind the sensor
+    if gloss.shape != (h, w) and (gloss > GLINT).any():  # rare: most frames have no glint
+        gloss = np.repeat(np.repeat(gloss, 2, axis=0), 2, axis=1)[:h, :w]
+    if gloss.shape == (h, w):
+        missing |= gloss > GLINT + 0.2 * np.abs(blobs)  # specular highlights blind the sensor
     missing |= blobs > rng.uniform(2.6, 4.0)  # occasional holes (hair, fabric, IR sunlight)
     # The projector sits beside the camera: background just right of a near edge is unlit.
     band = max(1, round(w / 160))
@@ -73,8 +84,8 @@ def kinect_depth(
     for k in range(band):
         left_nearer[:, 1 + k :] |= jump[:, : w - 1 - k]
     missing |= left_nearer
-    out[missing] = 0.0
-    return out.astype(np.float32)
+    np.copyto(out, np.float32(0.0), where=missing)
+    return out.astype(np.float32, copy=False)
 
 
 def clean_depth(depth: np.ndarray) -> np.ndarray:
@@ -104,21 +115,24 @@ def _blur_mix(img: np.ndarray, strength: np.float32) -> np.ndarray:
     [s/4, 1 - s/2, s/4] along each axis, i.e. the [1 2 1]/4 blur mixed with the image at
     strength s per axis (the same spread as mixing the 2-D [1 2 1] blur at s).
 
-    The neighbours are shifted views of the flat image (contiguous: one fast pass each); the
-    pixels where a shift wraps to the next row or channel are redone afterwards.
+    The neighbours are shifted views of the flat image (contiguous: one fast pass each) of the
+    image times s/4, computed once per axis; the pixels where a shift wraps to the next row or
+    channel are redone afterwards. Four passes per axis, no temporaries.
     """
     c, q = np.float32(1) - strength / np.float32(2), strength / np.float32(4)
     w = img.shape[2]
     f = img.reshape(-1)
+    side = np.multiply(f, q)
     rows = np.multiply(f, c)
-    rows[1:] += f[:-1] * q  # left neighbour
-    rows[:-1] += f[1:] * q  # right neighbour
+    rows[1:] += side[:-1]  # left neighbour
+    rows[:-1] += side[1:]  # right neighbour
     r3 = rows.reshape(img.shape)
     r3[:, :, 0] = img[:, :, 0] * (c + q) + img[:, :, 1] * q
     r3[:, :, -1] = img[:, :, -1] * (c + q) + img[:, :, -2] * q
-    out = np.multiply(rows, c)
-    out[w:] += rows[:-w] * q  # row above
-    out[:-w] += rows[w:] * q  # row below
+    np.multiply(rows, q, out=side)
+    out = np.multiply(rows, c, out=f)  # the input is not needed any more
+    out[w:] += side[:-w]  # row above
+    out[:-w] += side[w:]  # row below
     o3 = out.reshape(img.shape)
     o3[:, 0] = r3[:, 0] * (c + q) + r3[:, 1] * q
     o3[:, -1] = r3[:, -1] * (c + q) + r3[:, -2] * q
@@ -130,7 +144,7 @@ def camera_image(radiance: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     white balance, vignetting, gamma, lens blur, noise and quantisation.
 
     Works in output units (0-255, plus the 0.5 of rounding) from the gamma table on, so the
-    last step is a clip and a cast.
+    last step is a clip and a cast. The radiance array is overwritten.
     """
     white, _ = _noise_tables()
     _, h, w = radiance.shape
@@ -139,15 +153,17 @@ def camera_image(radiance: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     vignette = np.float32(GAMMA_STEPS) - np.float32(rng.uniform(0.0, 0.4) * GAMMA_STEPS) * _radius2(
         h, w
     )
-    img = radiance * vignette
+    img = np.multiply(radiance, vignette, out=radiance)
     img *= gains[:, None, None]
-    np.minimum(img, np.float32(GAMMA_STEPS), out=img)
-    img = np.take(_GAMMA_255, img.astype(np.int32))  # display gamma 1/2.2 by table
+    # display gamma 1/2.2 by table; intp indices (an int32 cast is 3x slower, and take would
+    # convert them again) and mode="clip" instead of a pass clamping to the table's end
+    img = np.take(_GAMMA_255, img.astype(np.intp), mode="clip")
     img = _blur_mix(img, np.float32(rng.uniform(0.3, 1.0)))
-    # Signal-dependent noise: sigma = (0.006 + 0.012 sqrt(x)) * level for x in [0, 1].
+    # Signal-dependent noise: sigma = (0.006 + 0.012 sqrt(x)) * level for x in [0, 1]. The blur
+    # mixes values >= 0.5 (the rounding offset) with weights summing to 1, so x >= 0 up to
+    # float rounding, which the 1e-3 below covers (a change in sigma of < 0.01 grey levels).
     level = rng.uniform(0.2, 1.2)
-    sigma = np.subtract(img, np.float32(0.5))
-    np.maximum(sigma, np.float32(0.0), out=sigma)  # rounding of the blur
+    sigma = np.subtract(img, np.float32(0.5 - 1e-3))
     np.sqrt(sigma, out=sigma)
     sigma *= np.float32(0.012 * 255 / np.sqrt(255) * level)
     sigma += np.float32(0.006 * 255 * level)
@@ -155,4 +171,5 @@ def camera_image(radiance: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         sigma[c] *= noise_crop(white, rng, h, w)
     img += sigma
     np.clip(img, 0, 255, out=img)
-    return np.stack([img[0], img[1], img[2]], axis=-1).astype(np.uint8)
+    img8 = img.astype(np.uint8)  # planar, then interleaved: faster than a strided cast
+    return np.stack([img8[0], img8[1], img8[2]], axis=-1)

@@ -87,17 +87,27 @@ def _drop_to_boxes(drops: np.ndarray, boxes: np.ndarray, cam: Camera) -> None:
 
 def light_visibility(points: np.ndarray, cam: Camera, drops: np.ndarray) -> np.ndarray:
     """(3, P) points -> (P,) 1.0 where the light at ``cam.position`` sees them, else 0.0."""
-    lx, ly, lz = (float(c) for c in cam.position)
+    lx, ly, lz = (np.float32(c) for c in cam.position)
     n = drops.shape[0]
     drop = ly - points[1]
-    below = drop > 0.01
+    below = drop > np.float32(0.01)
     inv = np.float32(cam.fx) / np.maximum(drop, np.float32(0.01))
-    iu = np.rint((points[0] - lx) * inv + np.float32(cam.cx))
-    iv = np.rint((points[2] - lz) * inv + np.float32(cam.cy))
-    inside = below & (iu >= 0) & (iu < n) & (iv >= 0) & (iv < n)
-    flat = np.clip(iv, 0, n - 1).astype(np.intp) * n + np.clip(iu, 0, n - 1).astype(np.intp)
-    occluder = np.take(drops.reshape(-1), flat)
-    lit = ~inside | (drop <= occluder * np.float32(1.01) + np.float32(0.03))
+    fu = points[0] - lx
+    fu *= inv
+    fu += np.float32(cam.cx + 0.5)  # + 0.5 and truncation: nearest map pixel, for fu >= 0
+    fv = points[2] - lz
+    fv *= inv
+    fv += np.float32(cam.cy + 0.5)
+    inside = below & (fu >= 0) & (fu < n) & (fv >= 0) & (fv < n)
+    flat = fv.astype(np.intp)
+    flat *= n
+    flat += fu.astype(np.intp)
+    # pixels outside the map read some clipped entry and are lit by ``~inside`` below
+    occluder = np.take(drops.reshape(-1), flat, mode="clip")
+    occluder *= np.float32(1.01)
+    occluder += np.float32(0.03)
+    lit = drop <= occluder
+    lit |= ~inside
     return lit.astype(np.float32)
 
 
@@ -138,28 +148,28 @@ def shade(
     scene: Scene,
     hw: tuple[int, int],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Linear radiance (3, P) of every pixel, and the specular highlight strength (P,).
+    """Linear radiance (3, P) of every pixel, and the specular highlight strength at half
+    resolution ((ceil(H/2) * ceil(W/2),): every other pixel and row, see `_half`).
 
     Lighting varies slowly across a surface, so it is computed on every other pixel and row
     (a quarter of the work) and repeated; texture detail stays at full resolution. Lighting
-    then bleeds by at most one pixel across silhouettes, below the camera's own blur.
+    (highlights included) then bleeds by at most one pixel across silhouettes, below the
+    camera's own blur.
     """
     half_hw = ((hw[0] + 1) // 2, (hw[1] + 1) // 2)
     sparse = Surface(
         _half(surface.point, hw), _half(surface.normal, hw), None, _half(surface.prim, hw)
     )
     irradiance, highlight = _light(sparse, table, scene, half_hw)
+    gloss = highlight * np.take(table.specular, sparse.prim)
     if hw[0] % 2 == 0 and hw[1] % 2 == 0:  # repeat by broadcasting, inside the product
         (h2, w2) = half_hw
-        radiance = np.multiply(
-            albedo.reshape(3, h2, 2, w2, 2), irradiance.reshape(3, h2, 1, w2, 1)
-        ).reshape(3, -1)
-        highlight = np.broadcast_to(highlight.reshape(h2, 1, w2, 1), (h2, 2, w2, 2)).reshape(-1)
+        radiance = np.multiply(albedo.reshape(3, h2, 2, w2, 2), irradiance.reshape(3, h2, 1, w2, 1))
+        radiance += gloss.reshape(h2, 1, w2, 1)
+        radiance = radiance.reshape(3, -1)
     else:
-        irradiance = _double(irradiance, half_hw, hw)
-        highlight = _double(highlight, half_hw, hw)
-        radiance = albedo * irradiance
-    radiance += highlight * np.take(table.specular, surface.prim)
+        radiance = albedo * _double(irradiance, half_hw, hw)
+        radiance += _double(gloss, half_hw, hw)
     return radiance, highlight
 
 
@@ -173,7 +183,14 @@ def _light(
     irradiance = np.stack([sky, sky, sky])
     highlight = np.zeros(p.shape[1], np.float32)
     glossy = np.flatnonzero(np.take(table.specular, surface.prim) > 0)
-    eye = scene.camera.position
+    if glossy.size:
+        # Blinn-Phong on glossy pixels only: the direction to the eye, once for all lights.
+        pg, ng = p[:, glossy], n[:, glossy]
+        ex, ey, ez = (np.float32(scene.camera.position[i]) - pg[i] for i in range(3))
+        inv_e = np.float32(1.0) / np.sqrt(ex * ex + ey * ey + ez * ez)
+        ex *= inv_e
+        ey *= inv_e
+        ez *= inv_e
     for light in scene.lights:
         lx, ly, lz = (light.position[i] - p[i] for i in range(3))
         d2 = np.maximum(lx * lx + ly * ly + lz * lz, np.float32(0.05))
@@ -181,21 +198,36 @@ def _light(
         cos = (n[0] * lx + n[1] * ly + n[2] * lz) * inv_d
         cam, drops = shadow_map(light, scene)
         vis = _soften(light_visibility(p, cam, drops), hw)
-        direct = np.maximum(cos, np.float32(0.0)) * vis / d2
+        np.maximum(cos, np.float32(0.0), out=cos)
+        cos *= vis
+        cos /= d2
         for c in range(3):
-            irradiance[c] += direct * light.intensity[c]
+            irradiance[c] += cos * light.intensity[c]
         if glossy.size:
-            # Blinn-Phong on glossy pixels only: half vector between light and eye directions.
-            pg = p[:, glossy]
-            to_l = np.stack([lx[glossy], ly[glossy], lz[glossy]]) * inv_d[glossy]
-            to_e = eye[:, None] - pg
-            to_e /= np.sqrt((to_e * to_e).sum(0))
-            h = to_l + to_e
-            h /= np.sqrt((h * h).sum(0)) + np.float32(1e-6)
-            nh = np.maximum((n[:, glossy] * h).sum(0), np.float32(0.02))  # no denormals
-            nh = nh * nh
-            nh = nh * nh
-            nh = nh * nh  # (n.h)^8 ...
-            nh = nh * nh * nh  # ... ^24: a broad, plastic-like highlight
-            highlight[glossy] += nh * vis[glossy] * float(light.intensity.mean()) / d2[glossy]
+            # half vector between light and eye directions, (n.h)^24: a broad, plastic-like
+            # highlight (floored at 0.02 against denormals)
+            ig = np.take(inv_d, glossy)
+            hx = np.take(lx, glossy)
+            hx *= ig
+            hx += ex
+            hy = np.take(ly, glossy)
+            hy *= ig
+            hy += ey
+            hz = np.take(lz, glossy)
+            hz *= ig
+            hz += ez
+            nh = ng[0] * hx + ng[1] * hy + ng[2] * hz
+            hh = hx * hx + hy * hy + hz * hz
+            np.sqrt(hh, out=hh)
+            hh += np.float32(1e-6)
+            nh /= hh
+            np.maximum(nh, np.float32(0.02), out=nh)
+            nh *= nh
+            nh *= nh
+            nh *= nh  # (n.h)^8 ...
+            nh = nh * nh * nh  # ... ^24
+            nh *= np.take(vis, glossy)
+            nh *= np.float32(light.intensity.mean())
+            nh /= np.take(d2, glossy)
+            highlight[glossy] += nh
     return irradiance, highlight

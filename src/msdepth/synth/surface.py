@@ -64,14 +64,18 @@ def surface_at(rays: Rays, hits: Hits, scene: Scene) -> Surface:
         p[i] += rays.origin[i]
     # Room faces and boxes: the face hit is the candidate face (see `_face_tables`) nearest to
     # the point; cylinders and spheres overwrite their own pixels below.
-    pos, sign = _face_tables(scene)
-    gap = [np.abs(p[a] - np.take(pos[:, a], prim)) for a in range(3)]
+    pos, sign = (np.ascontiguousarray(t.T) for t in _face_tables(scene))  # rows per axis
+    gap = []
+    for a in range(3):
+        g = np.take(pos[a], prim)
+        np.subtract(p[a], g, out=g)
+        gap.append(np.abs(g, out=g))
     along_x = (gap[0] <= gap[1]) & (gap[0] <= gap[2])
     along_y = ~along_x & (gap[1] <= gap[2])
     along_z = ~(along_x | along_y)
     n = np.empty_like(p)
     for a, on in enumerate((along_x, along_y, along_z)):
-        np.multiply(np.take(sign[:, a], prim), on, out=n[a])
+        np.multiply(np.take(sign[a], prim), on, out=n[a])
 
     # Texture coordinates: the two world axes across the face's axis (v vertical on walls);
     # cylinder sides unroll to (arc length, height) below.
