@@ -47,6 +47,11 @@ class ModelConfig:
     # Initial bias of the two linear output layers: log of a typical indoor depth (~2.7 m).
     # Not in the paper; it only saves the first few hundred steps of learning the mean.
     init_log_depth: float = 1.0
+    # How the layers start (msdepth.models.multiscale.he_init): "he" = He-normal ReLU layers,
+    # near-zero output layers, and a fine network that starts as the identity on the coarse map;
+    # "pytorch" = PyTorch's default init (msdepth before 2026-11-25), under which the coarse
+    # network trained from scratch barely learns (docs/training.md).
+    init: Literal["he", "pytorch"] = "he"
 
 
 @dataclass

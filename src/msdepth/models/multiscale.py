@@ -18,12 +18,34 @@ from msdepth.config import ModelConfig
 from msdepth.models.geometry import Geometry, geometry_for
 
 Stage = Literal["coarse", "fine"]
+Init = Literal["he", "pytorch"]
+OUTPUT_INIT_STD = 1e-3  # output layers start near their bias: a flat prediction, no noise
+
+
+def he_init(hidden: tuple[nn.Module, ...], output: nn.Module) -> None:
+    """He-normal weights and zero biases for ReLU layers; near-zero weights for the output.
+
+    PyTorch's default init draws weights of variance 1/(3 fan_in), so each ReLU layer shrinks the
+    signal's variance about 6x: after coarse1-6 the output barely depends on the image and the
+    conv layers get almost no gradient. The paper started its conv layers from an ImageNet
+    classifier, which cannot be downloaded here; He init (variance 2/fan_in) keeps the signal.
+    """
+    for layer in hidden:
+        nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+        nn.init.zeros_(layer.bias)
+    nn.init.normal_(output.weight, std=OUTPUT_INIT_STD)
 
 
 class CoarseNet(nn.Module):
     """Global coarse-scale network: 5 conv + 2 fully connected layers, sees the whole image."""
 
-    def __init__(self, geometry: Geometry, dropout: float = 0.5, init_log_depth: float = 0.0):
+    def __init__(
+        self,
+        geometry: Geometry,
+        dropout: float = 0.5,
+        init_log_depth: float = 0.0,
+        init: Init = "he",
+    ):
         super().__init__()
         self.output_hw = geometry.output_hw
         self.coarse1 = nn.Conv2d(3, 96, kernel_size=11, stride=4)  # valid
@@ -34,6 +56,9 @@ class CoarseNet(nn.Module):
         self.coarse6 = nn.Linear(geometry.fc6_in, 4096)
         self.dropout = nn.Dropout(dropout)  # the only dropout in the model
         self.coarse7 = nn.Linear(4096, geometry.fc7_out)  # linear output
+        if init == "he":
+            hidden = (self.coarse1, self.coarse2, self.coarse3, self.coarse4, self.coarse5)
+            he_init((*hidden, self.coarse6), self.coarse7)
         nn.init.constant_(self.coarse7.bias, init_log_depth)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -51,12 +76,26 @@ class CoarseNet(nn.Module):
 class FineNet(nn.Module):
     """Local fine-scale network: refines the coarse prediction with 45x45-pixel receptive fields."""
 
-    def __init__(self, init_log_depth: float = 0.0):
+    def __init__(self, init_log_depth: float = 0.0, init: Init = "he"):
         super().__init__()
         self.fine1 = nn.Conv2d(3, 63, kernel_size=9, stride=2)  # valid
         self.fine3 = nn.Conv2d(64, 64, kernel_size=5, padding=2)  # 63 + the coarse map = 64
         self.fine4 = nn.Conv2d(64, 1, kernel_size=5, padding=2)  # linear output
-        nn.init.constant_(self.fine4.bias, init_log_depth)
+        if init == "pytorch":
+            nn.init.constant_(self.fine4.bias, init_log_depth)
+            return
+        he_init((self.fine1, self.fine3), self.fine4)
+        # Start as the identity on the coarse map: fine3's channels 0 and 1 carry +coarse and
+        # -coarse through the ReLU (center tap of input channel 63) and fine4 adds them back, so
+        # stage 2 starts from stage 1's prediction, not from a random one, and only refines it.
+        with torch.no_grad():
+            for sign, channel in ((1.0, 0), (-1.0, 1)):
+                self.fine3.weight[channel].zero_()
+                self.fine3.bias[channel] = 0.0
+                self.fine3.weight[channel, 63, 2, 2] = sign
+                self.fine4.weight[0, channel].zero_()
+                self.fine4.weight[0, channel, 2, 2] = sign
+            self.fine4.bias.zero_()
 
     def forward(self, x: torch.Tensor, coarse_log_depth: torch.Tensor) -> torch.Tensor:
         """Normalised image and the coarse log depth (N, 1, h, w) -> refined log depth."""
@@ -85,8 +124,9 @@ class MultiScaleDepth(nn.Module):
             )
         self.register_buffer("rgb_mean", torch.tensor(self.config.rgb_mean).view(1, 3, 1, 1))
         self.register_buffer("rgb_std", torch.tensor(self.config.rgb_std).view(1, 3, 1, 1))
-        self.coarse = CoarseNet(self.geometry, self.config.dropout, self.config.init_log_depth)
-        self.fine = FineNet(self.config.init_log_depth)
+        cfg = self.config
+        self.coarse = CoarseNet(self.geometry, cfg.dropout, cfg.init_log_depth, cfg.init)
+        self.fine = FineNet(cfg.init_log_depth, cfg.init)
         self.stage: Stage = stage
         self.freeze_coarse = False
         self.set_stage(stage)
