@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numba
 import numpy as np
 
+from msdepth.synth._jit import kernel
 from msdepth.synth.scene import Camera, Scene
 
 NEAR = 0.05  # metres: hits closer than this to the camera plane are ignored
@@ -174,7 +174,7 @@ def primitive_bounds(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(lo).astype(np.float32), np.concatenate(hi).astype(np.float32)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _room_kernel(o, room, inv, depth, prim):  # pragma: no cover - compiled
     """Exit of every ray from the room box (the camera is inside): always a hit. Per axis the
     exit is the larger of the two wall distances (the other is negative); a ray parallel to an
@@ -198,7 +198,7 @@ def _room_kernel(o, room, inv, depth, prim):  # pragma: no cover - compiled
             prim[y, x] = face
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _boxes_kernel(o, inv, boxes, ids, rects, whole, depth, prim):  # pragma: no cover
     """Slab test per box over its screen rectangle, keeping the nearer hit. The camera is
     outside a box's slab on most axes: there the sign of the direction of any ray that can
@@ -243,7 +243,7 @@ def _boxes_kernel(o, inv, boxes, ids, rects, whole, depth, prim):  # pragma: no 
                     prim[y, x] = pid
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _cylinders_kernel(o, d, inv, cyls, ids, rects, depth, prim):  # pragma: no cover
     """Vertical cylinders over their screen rectangles: the side (a quadratic in x, z, nearer
     root) and the top cap."""
@@ -277,7 +277,7 @@ def _cylinders_kernel(o, d, inv, cyls, ids, rects, depth, prim):  # pragma: no c
                     prim[y, x] = pid
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _spheres_kernel(o, d, spheres, ids, rects, depth, prim):  # pragma: no cover - compiled
     """Spheres over their screen rectangles: the nearer root of the ray-sphere quadratic."""
     for k in range(spheres.shape[0]):
