@@ -1,9 +1,10 @@
-"""Primary-ray casting against the room and analytic primitives, vectorised over pixels.
+"""Primary-ray casting against the room and analytic primitives (numba kernels, see `_jit`).
 
 One ray per pixel, with direction ``R @ (x, y, 1)`` in the camera frame: its ray parameter ``t``
 is then the z-depth itself (distance along the optical axis, as NYU stores depth), not the ray
 length. Primitives are tested one at a time, each only over the pixels inside its projected
 screen rectangle (the cheap half of rasterisation), keeping the nearest hit and its primitive id.
+The rectangles and per-primitive set-up are NumPy; the loops over pixels are compiled.
 """
 
 from __future__ import annotations

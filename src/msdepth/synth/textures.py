@@ -24,8 +24,8 @@ from msdepth.synth.scene import (
     Material,
 )
 
-# A fixed table of uniform values: hashed cells look their value up in it, far fewer passes
-# than an integer hash per pixel (see `cell_value`).
+# A fixed table of uniform values: hashed cells look their value up in it (see `_cell`), cheaper
+# than an integer hash per pixel.
 _CELL_BITS = 16
 _CELLS = np.random.default_rng(0xCE115EED).random(1 << _CELL_BITS, dtype=np.float32)
 _CELLS.flags.writeable = False
