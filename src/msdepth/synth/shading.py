@@ -40,7 +40,7 @@ def shadow_map(light: Light, scene: Scene) -> tuple[Camera, np.ndarray]:
         drops = np.full((SHADOW_MAP_SIZE, SHADOW_MAP_SIZE), np.inf, np.float32)
     _drop_kernel(
         drops,
-        np.ascontiguousarray(boxes[below]),
+        np.ascontiguousarray(boxes[below], np.float32),
         cam.position.astype(np.float32),
         np.float32(cam.fx),
         np.float32(cam.cx),
