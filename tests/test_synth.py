@@ -170,3 +170,55 @@ def test_inverse_ray_lengths_match_the_ray_directions():
     np.testing.assert_allclose(
         inverse_ray_lengths(camera), 1 / np.sqrt(dx * dx + dy * dy + dz * dz), rtol=1e-5
     )
+
+
+def _axis_camera(position) -> Camera:
+    """A 320x240 camera looking along -z with its principal point on a pixel centre (160, 120):
+    that pixel's ray is exactly the optical axis."""
+    k = nyu_intrinsics((320, 240))
+    rot = look_rotation(math.pi, 0.0, 0.0)
+    return Camera(np.array(position, np.float32), rot, k["fx"], k["fy"], 160.0, 120.0, 320, 240)
+
+
+def test_sphere_and_cylinder_kernels_hit_at_the_nearest_surface():
+    from msdepth.synth.raycast import cast
+
+    camera = _axis_camera((4.0, 1.5, 6.0))
+    scene = empty_room(camera)
+    scene.spheres = np.array([[4.0, 1.5, 3.0, 0.5]], np.float32)  # centre 3 m ahead, r 0.5
+    scene.materials = [*scene.materials, scene.materials[0]]
+    _, hits = cast(camera, scene)
+    assert hits.depth[120, 160] == pytest.approx(2.5, rel=1e-6)
+    assert hits.prim[120, 160] == 6
+    assert hits.prim[5, 5] < 6  # the room around it
+    scene.spheres = np.zeros((0, 4), np.float32)
+    scene.cylinders = np.array([[4.0, 4.0, 0.5, 0.0, 1.6]], np.float32)  # x, z, r, bottom, top
+    _, hits = cast(camera, scene)
+    assert hits.depth[120, 160] == pytest.approx(1.5, rel=1e-6)  # side, 2 m ahead minus r
+    assert hits.prim[120, 160] == 6
+
+
+def test_shadow_map_holds_the_drop_to_a_box_below_the_light():
+    from msdepth.synth.scene import Light
+    from msdepth.synth.shading import SHADOW_MAP_SIZE, shadow_map
+
+    camera = _axis_camera((1.0, 1.5, 7.0))
+    scene = empty_room(camera, boxes=[(3.5, 0.0, 3.5, 4.5, 1.0, 4.5)])  # top at 1 m
+    light = Light(np.array([4.0, 3.5, 4.0], np.float32), np.ones(3, np.float32))
+    _, drops = shadow_map(light, scene)
+    c = SHADOW_MAP_SIZE // 2
+    assert drops[c, c] == pytest.approx(2.5, rel=1e-6)  # straight down onto the box top
+    assert np.isinf(drops[0, 0]) and np.isinf(drops[-1, -1])  # nothing towards the corners
+
+
+def test_sensor_loses_depth_just_right_of_a_near_edge():
+    """The projector's shadow: `band` = 2 columns (at 320 wide) of background right of a near
+    object have no reading; the near object and the background beyond stay valid."""
+    depth = np.full((240, 320), 3.0, np.float32)
+    depth[:, :100] = 1.0  # a near object on the left
+    ones = np.ones_like(depth)
+    out = kinect_depth(
+        depth, ones, ones, np.zeros((120, 160), np.float32), np.random.default_rng(1)
+    )
+    assert (out[:, 100:102] == 0).all()
+    assert (out[:, 102] > 0).mean() > 0.95 and (out[:, 99] > 0).mean() > 0.95

@@ -1,9 +1,10 @@
-"""Primary-ray casting against the room and analytic primitives, vectorised over pixels.
+"""Primary-ray casting against the room and analytic primitives (numba kernels, see `_jit`).
 
 One ray per pixel, with direction ``R @ (x, y, 1)`` in the camera frame: its ray parameter ``t``
 is then the z-depth itself (distance along the optical axis, as NYU stores depth), not the ray
 length. Primitives are tested one at a time, each only over the pixels inside its projected
 screen rectangle (the cheap half of rasterisation), keeping the nearest hit and its primitive id.
+The rectangles and per-primitive set-up are NumPy; the loops over pixels are compiled.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from msdepth.synth._jit import kernel
 from msdepth.synth.scene import Camera, Scene
 
 NEAR = 0.05  # metres: hits closer than this to the camera plane are ignored
@@ -21,11 +23,16 @@ NO_HIT = -1
 
 @dataclass
 class Rays:
-    """World-space ray directions of a camera, each (H, W) float32, and their reciprocals."""
+    """World-space ray directions of a camera, (3, H, W) float32 each, and their reciprocals."""
 
     origin: np.ndarray  # (3,) float32
-    d: tuple[np.ndarray, np.ndarray, np.ndarray]
-    inv: tuple[np.ndarray, np.ndarray, np.ndarray]
+    dirs: np.ndarray  # (3, H, W) float32, C-contiguous
+    inv_dirs: np.ndarray  # (3, H, W) float32, 1 / dirs (+-inf where a component is 0)
+
+    @property
+    def d(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The three direction components, each (H, W)."""
+        return self.dirs[0], self.dirs[1], self.dirs[2]
 
 
 @dataclass
@@ -36,20 +43,24 @@ class Hits:
     prim: np.ndarray  # (H, W) int32
 
 
-def _directions(camera: Camera) -> tuple[tuple, tuple]:
-    """World directions (each (H, W)) and reciprocals: d = x * R[:, 0] + (y * R[:, 1] + R[:, 2])
+def _directions(camera: Camera) -> tuple[np.ndarray, np.ndarray]:
+    """World directions (3, H, W) and reciprocals: d = x * R[:, 0] + (y * R[:, 1] + R[:, 2])
     with x a row and y a column, so each component is one broadcast add over the image."""
     k = (camera.width, camera.height, camera.fx, camera.fy, camera.cx, camera.cy)
     x = (np.arange(k[0], dtype=np.float32) - np.float32(k[4])) / np.float32(k[2])
     y = (np.arange(k[1], dtype=np.float32) - np.float32(k[5])) / np.float32(k[3])
     r = camera.rotation.astype(np.float32)
-    d = tuple((r[i, 0] * x)[None, :] + (r[i, 1] * y + r[i, 2])[:, None] for i in range(3))
+    d = np.empty((3, k[1], k[0]), np.float32)
+    for i in range(3):
+        np.add((r[i, 0] * x)[None, :], (r[i, 1] * y + r[i, 2])[:, None], out=d[i])
     with np.errstate(divide="ignore"):
-        inv = tuple(np.float32(1.0) / c for c in d)
+        inv = np.float32(1.0) / d
     return d, inv
 
 
-_FIXED_RAYS: dict[bytes, tuple[tuple, tuple]] = {}
+# Cached ray directions of the shadow-map cameras. They stay writeable (though never written):
+# numba compiles a separate kernel for read-only arrays.
+_FIXED_RAYS: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
 
 
 @lru_cache(maxsize=8)
@@ -72,7 +83,7 @@ def camera_rays(camera: Camera, reuse: bool = False) -> Rays:
     """One ray per pixel through the pixel centre, scaled so that t is the z-depth.
 
     ``reuse=True`` caches the directions by rotation and intrinsics (shadow-map cameras all look
-    straight down: only their origin differs); the cached arrays are read-only.
+    straight down: only their origin differs); the cached arrays must not be written to.
     """
     if not reuse:
         d, inv = _directions(camera)
@@ -89,11 +100,9 @@ def camera_rays(camera: Camera, reuse: bool = False) -> Rays:
             if len(_FIXED_RAYS) > 8:
                 _FIXED_RAYS.clear()
             cached = _directions(camera)
-            for a in (*cached[0], *cached[1]):
-                a.flags.writeable = False
             _FIXED_RAYS[key] = cached
         d, inv = cached
-    return Rays(camera.position.astype(np.float32), d, inv)  # type: ignore[arg-type]
+    return Rays(camera.position.astype(np.float32), d, inv)
 
 
 # The 12 edges of a box as pairs of corner indices (corner i has bits x, y, z = i >> 2, 1, 0).
@@ -166,115 +175,140 @@ def primitive_bounds(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(lo).astype(np.float32), np.concatenate(hi).astype(np.float32)
 
 
-def intersect_room(rays: Rays, room: np.ndarray) -> Hits:
-    """Exit point of every ray from the room box (the camera is inside): always a hit.
+@kernel
+def _room_kernel(o, room, inv, depth, prim):  # pragma: no cover - compiled
+    """Exit of every ray from the room box (the camera is inside): always a hit. Per axis the
+    exit is the larger of the two wall distances (the other is negative); a ray parallel to an
+    axis's walls gets +inf from both. Face ids: floor 0 / ceiling 1, x=0 2 / x=X 3, z=0 4 /
+    z=Z 5 (the far wall of an axis is met by rays going +); ties go to the x, then y axis."""
+    lo_ids = (2, 0, 4)
+    h, w = depth.shape
+    for y in range(h):
+        for x in range(w):
+            best = np.float32(np.inf)
+            face = 0
+            for a in range(3):
+                i = inv[a, y, x]
+                t1 = (room[a] - o[a]) * i
+                t2 = (-o[a]) * i
+                t = t1 if t1 > t2 else t2
+                if a == 0 or t < best:
+                    best = t
+                    face = lo_ids[a] + (1 if i > 0 else 0)
+            depth[y, x] = best
+            prim[y, x] = face
 
-    Per axis the exit is the larger of the two wall distances (the other is negative); a ray
-    parallel to an axis's walls gets +inf from both (1 / +-0 = +-inf, times walls on both sides).
-    """
-    o = rays.origin
-    best = prim = None
-    for axis in range(3):
-        inv = rays.inv[axis]
-        t = np.maximum((room[axis] - o[axis]) * inv, -o[axis] * inv)
-        # face ids: floor 0 / ceiling 1, x=0 2 / x=X 3, z=0 4 / z=Z 5 (the wall at the far end
-        # of an axis is met by rays going +, whose d and inv are positive)
-        lo_id = {0: 2, 1: 0, 2: 4}[axis]
-        face = (inv > 0).view(np.int8) + np.int8(lo_id)
-        if best is None:
-            best, prim = t, face.astype(np.int32)
-        else:
-            closer = t < best
-            np.minimum(best, t, out=best)
-            np.copyto(prim, face, where=closer)
-    return Hits(best, prim)  # type: ignore[arg-type]
 
-
-def _hit_boxes(
-    rays: Rays, hits: Hits, boxes: np.ndarray, ids, rects: np.ndarray, in_front: np.ndarray
-) -> None:
-    """Slab test per box over its screen rectangle. The camera is outside a box's slab on most
-    axes: there the sign of the direction of any ray that can enter is known, so the entry and
-    exit planes are known too and need no min/max; a box wholly in front of the near plane
-    needs no near test."""
-    o = rays.origin.astype(np.float64)
-    for box, k, (x0, x1, y0, y1), whole in zip(boxes, ids, rects, in_front, strict=True):
+@kernel
+def _boxes_kernel(o, inv, boxes, ids, rects, whole, depth, prim):  # pragma: no cover
+    """Slab test per box over its screen rectangle, keeping the nearer hit. The camera is
+    outside a box's slab on most axes: there the sign of the direction of any ray that can
+    enter is known, so the entry and exit planes are fixed per box and need no min/max; a box
+    wholly in front of the near plane needs no near test."""
+    near = np.empty(3, np.float32)
+    far = np.empty(3, np.float32)
+    outside = np.empty(3, np.bool_)
+    for k in range(boxes.shape[0]):
+        x0, x1, y0, y1 = rects[k, 0], rects[k, 1], rects[k, 2], rects[k, 3]
         if x0 >= x1 or y0 >= y1:
             continue
-        win = np.s_[y0:y1, x0:x1]
-        tn = tf = None
+        n_out = 0
         for a in range(3):
-            inv = rays.inv[a][win]
-            lo, hi = float(box[a]) - o[a], float(box[a + 3]) - o[a]
-            if lo > 0 or hi < 0:  # outside the slab: enter through the nearer plane
-                near, far = (lo, hi) if lo > 0 else (hi, lo)
-                tn_a, tf_a = inv * np.float32(near), inv * np.float32(far)
-                tn = tn_a if tn is None else np.maximum(tn, tn_a, out=tn)
-                tf = tf_a if tf is None else np.minimum(tf, tf_a, out=tf)
-            else:  # inside the slab: the entry here is behind the camera, only the exit counts
-                t1, t2 = inv * np.float32(lo), inv * np.float32(hi)
-                tf_a = np.maximum(t1, t2, out=t1)
-                if tf is None:
-                    tf = tf_a
-                else:
-                    np.minimum(tf, tf_a, out=tf)
-        if tn is None:  # the camera is inside the box: nothing to see
+            lo = np.float64(boxes[k, a]) - np.float64(o[a])
+            hi = np.float64(boxes[k, a + 3]) - np.float64(o[a])
+            outside[a] = lo > 0 or hi < 0
+            if outside[a]:  # enter through the nearer plane, leave through the other
+                n_out += 1
+                near[a], far[a] = (lo, hi) if lo > 0 else (hi, lo)
+            else:  # inside the slab: the entry is behind the camera, only the exit counts
+                near[a], far[a] = lo, hi
+        if n_out == 0:  # the camera is inside the box: nothing to see
             continue
-        best = hits.depth[win]
-        hit = tn <= tf
-        hit &= tn < best
-        if not whole:
-            hit &= tn > NEAR
-        np.copyto(best, tn, where=hit)
-        np.copyto(hits.prim[win], np.int32(k), where=hit)
+        check_near = not whole[k]
+        pid = ids[k]
+        for y in range(y0, y1):
+            for x in range(x0, x1):
+                tn = np.float32(-np.inf)
+                tf = np.float32(np.inf)
+                for a in range(3):
+                    i = inv[a, y, x]
+                    t1 = i * near[a]
+                    t2 = i * far[a]
+                    if outside[a]:
+                        tn = max(tn, t1)
+                        tf = min(tf, t2)
+                    else:
+                        tf = min(tf, max(t1, t2))
+                if tn <= tf and tn < depth[y, x] and (not check_near or tn > NEAR):
+                    depth[y, x] = tn
+                    prim[y, x] = pid
 
 
-def _hit_cylinders(rays: Rays, hits: Hits, cyls: np.ndarray, ids, rects: np.ndarray) -> None:
-    """Vertical cylinders: the side (a quadratic in x, z) and the top cap."""
-    o = rays.origin
-    for (cx, cz, r, y0, y1), k, (x0, x1, ry0, ry1) in zip(cyls, ids, rects, strict=True):
-        if x0 >= x1 or ry0 >= ry1:
-            continue
-        win = np.s_[ry0:ry1, x0:x1]
-        dx, dy, dz = (c[win] for c in rays.d)
-        ox, oz = o[0] - cx, o[2] - cz
-        a = dx * dx + dz * dz
-        b = dx * ox + dz * oz
-        c = ox * ox + oz * oz - r * r
-        disc = b * b - a * c
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t_side = (-b - np.sqrt(disc)) / a
-            y = o[1] + t_side * dy
-            side = (disc >= 0) & (y >= y0) & (y <= y1) & (t_side > NEAR)
-            t_cap = (y1 - o[1]) * rays.inv[1][win]
-            px, pz = ox + t_cap * dx, oz + t_cap * dz
-            cap = (px * px + pz * pz <= r * r) & (t_cap > NEAR)
-        t = np.where(side, t_side, np.inf)
-        t = np.where(cap & (t_cap < t), t_cap, t)
-        best = hits.depth[win]
-        hit = t < best
-        np.copyto(best, t, where=hit)
-        np.copyto(hits.prim[win], np.int32(k), where=hit)
-
-
-def _hit_spheres(rays: Rays, hits: Hits, spheres: np.ndarray, ids, rects: np.ndarray) -> None:
-    o = rays.origin
-    for (sx, sy, sz, r), k, (x0, x1, y0, y1) in zip(spheres, ids, rects, strict=True):
+@kernel
+def _cylinders_kernel(o, d, inv, cyls, ids, rects, depth, prim):  # pragma: no cover
+    """Vertical cylinders over their screen rectangles: the side (a quadratic in x, z, nearer
+    root) and the top cap."""
+    for k in range(cyls.shape[0]):
+        x0, x1, y0, y1 = rects[k, 0], rects[k, 1], rects[k, 2], rects[k, 3]
         if x0 >= x1 or y0 >= y1:
             continue
-        win = np.s_[y0:y1, x0:x1]
-        dx, dy, dz = (c[win] for c in rays.d)
-        ox, oy, oz = o[0] - sx, o[1] - sy, o[2] - sz
-        a = dx * dx + dy * dy + dz * dz
-        b = dx * ox + dy * oy + dz * oz
+        ccx, ccz, r, bottom, top = cyls[k, 0], cyls[k, 1], cyls[k, 2], cyls[k, 3], cyls[k, 4]
+        ox, oz = o[0] - ccx, o[2] - ccz
+        c = ox * ox + oz * oz - r * r
+        r2 = r * r
+        pid = ids[k]
+        for y in range(y0, y1):
+            for x in range(x0, x1):
+                dx, dy, dz = d[0, y, x], d[1, y, x], d[2, y, x]
+                a = dx * dx + dz * dz
+                b = dx * ox + dz * oz
+                disc = b * b - a * c
+                t = np.float32(np.inf)
+                if disc >= 0:
+                    ts = (-b - np.sqrt(disc)) / a
+                    hy = o[1] + ts * dy
+                    if hy >= bottom and hy <= top and ts > NEAR:
+                        t = ts
+                tc = (top - o[1]) * inv[1, y, x]
+                px, pz = ox + tc * dx, oz + tc * dz
+                if px * px + pz * pz <= r2 and tc > NEAR and tc < t:
+                    t = tc
+                if t < depth[y, x]:
+                    depth[y, x] = t
+                    prim[y, x] = pid
+
+
+@kernel
+def _spheres_kernel(o, d, spheres, ids, rects, depth, prim):  # pragma: no cover - compiled
+    """Spheres over their screen rectangles: the nearer root of the ray-sphere quadratic."""
+    for k in range(spheres.shape[0]):
+        x0, x1, y0, y1 = rects[k, 0], rects[k, 1], rects[k, 2], rects[k, 3]
+        if x0 >= x1 or y0 >= y1:
+            continue
+        ox, oy, oz = o[0] - spheres[k, 0], o[1] - spheres[k, 1], o[2] - spheres[k, 2]
+        r = spheres[k, 3]
         c = ox * ox + oy * oy + oz * oz - r * r
-        disc = b * b - a * c
-        with np.errstate(invalid="ignore"):
-            t = (-b - np.sqrt(disc)) / a
-        best = hits.depth[win]
-        hit = (disc >= 0) & (t > NEAR) & (t < best)
-        np.copyto(best, t, where=hit)
-        np.copyto(hits.prim[win], np.int32(k), where=hit)
+        pid = ids[k]
+        for y in range(y0, y1):
+            for x in range(x0, x1):
+                dx, dy, dz = d[0, y, x], d[1, y, x], d[2, y, x]
+                a = dx * dx + dy * dy + dz * dz
+                b = dx * ox + dy * oy + dz * oz
+                disc = b * b - a * c
+                if disc >= 0:
+                    t = (-b - np.sqrt(disc)) / a
+                    if t > NEAR and t < depth[y, x]:
+                        depth[y, x] = t
+                        prim[y, x] = pid
+
+
+def _f32(a: np.ndarray) -> np.ndarray:
+    """C-contiguous float32 (a no-op for arrays that already are): one kernel signature."""
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _ids(ids: range) -> np.ndarray:
+    return np.arange(ids.start, ids.stop, dtype=np.int32)
 
 
 def cast(
@@ -291,10 +325,11 @@ def cast(
     ``reuse_rays`` caches the ray directions (see `camera_rays`).
     """
     rays = camera_rays(camera, reuse=reuse_rays)
+    shape = (camera.height, camera.width)
     if with_room:
-        hits = intersect_room(rays, scene.room)
+        hits = Hits(np.empty(shape, np.float32), np.empty(shape, np.int32))
+        _room_kernel(rays.origin, _f32(scene.room), rays.inv_dirs, hits.depth, hits.prim)
     else:
-        shape = (camera.height, camera.width)
         hits = Hits(np.full(shape, np.inf, np.float32), np.full(shape, NO_HIT, np.int32))
     lo, hi = primitive_bounds(scene)
     if only is None:
@@ -304,7 +339,12 @@ def cast(
         rects, in_front = np.zeros((len(lo), 4), np.int64), np.zeros(len(lo), bool)
         rects[sel], in_front[sel] = screen_rects(camera, box_corners(lo[sel], hi[sel]))
     nb, nc = len(scene.boxes), len(scene.cylinders)
-    _hit_boxes(rays, hits, scene.boxes, scene.box_ids, rects[:nb], in_front[:nb])
-    _hit_cylinders(rays, hits, scene.cylinders, scene.cylinder_ids, rects[nb : nb + nc])
-    _hit_spheres(rays, hits, scene.spheres, scene.sphere_ids, rects[nb + nc :])
+    o, d, inv = rays.origin, rays.dirs, rays.inv_dirs
+    box_rects, cyl_rects = rects[:nb], np.ascontiguousarray(rects[nb : nb + nc])
+    args = (_ids(scene.box_ids), box_rects, in_front[:nb], hits.depth, hits.prim)
+    _boxes_kernel(o, inv, _f32(scene.boxes), *args)
+    args = (_ids(scene.cylinder_ids), cyl_rects, hits.depth, hits.prim)
+    _cylinders_kernel(o, d, inv, _f32(scene.cylinders), *args)
+    args = (_ids(scene.sphere_ids), np.ascontiguousarray(rects[nb + nc :]), hits.depth, hits.prim)
+    _spheres_kernel(o, d, _f32(scene.spheres), *args)
     return rays, hits

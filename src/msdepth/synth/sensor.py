@@ -13,6 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from msdepth.synth._jit import kernel
+
 MIN_DEPTH = 0.5  # metres: the Kinect's near limit
 MAX_DEPTH = 10.0  # metres: beyond this NYU (and we) store no depth
 _TABLE = 512
@@ -35,13 +37,57 @@ def _noise_tables() -> tuple[np.ndarray, np.ndarray]:
     return white, smooth
 
 
-def noise_crop(table: np.ndarray, rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """An (h, w) window of a noise table at a random offset (tiled when the image is larger)."""
+def noise_window(
+    table: np.ndarray, rng: np.random.Generator, h: int, w: int
+) -> tuple[np.ndarray, int, int]:
+    """A random (h, w) window of a noise table: the table (tiled further when the image is
+    larger than it) and the window's (row, column) offset, drawn from ``rng``."""
     n = table.shape[0] // 2
     y, x = rng.integers(0, n, size=2)
     if h > n or w > n:
         table = np.tile(table, (-(-(h + n) // (2 * n)), -(-(w + n) // (2 * n))))
-    return table[y : y + h, x : x + w]
+    return table, int(y), int(x)
+
+
+@kernel
+def _kinect(
+    z, grazing, lum, gloss, gshift, glints, white, w_at, smooth, s_at, holes, band, out
+):  # pragma: no cover
+    """One pass of the Kinect model over (H, W) exact depth ``z``: noise, then 0 where the sensor
+    has no reading. ``gloss`` is indexed at (y >> gshift, x >> gshift), and only if ``glints``
+    (most frames have none). The noise windows start at ``w_at`` in ``white`` and at ``s_at``
+    in ``smooth``: rows of a C-contiguous table from a column offset, so the loop over a row
+    still vectorises (a strided window would not)."""
+    h, w = z.shape
+    # jump[band + j]: depth drops by 10 % from column j + 1 to j (zeros before column 0)
+    jump = np.zeros(w - 1 + band, np.bool_)
+    edge = np.empty(w, np.bool_)
+    for y in range(h):
+        zr, gr, lr = z[y], grazing[y], lum[y]
+        wr, br = white[w_at[0] + y, w_at[1] :], smooth[s_at[0] + y, s_at[1] :]
+        # The projector sits beside the camera: background just right of a near edge (a jump
+        # at columns x - band .. x - 1) is unlit. Separate short loops: each one vectorises.
+        for j in range(w - 1):
+            jump[band + j] = zr[j] < zr[j + 1] * np.float32(0.9)
+        edge[:] = jump[:w]
+        for k in range(1, band):
+            for x in range(w):
+                edge[x] |= jump[x + k]
+        for x in range(w):
+            zz, b = zr[x], br[x]
+            ok = (zz >= np.float32(MIN_DEPTH)) & (zz <= np.float32(MAX_DEPTH))  # nan, inf: no
+            ok &= gr[x] >= np.float32(0.08) + np.float32(0.04) * b  # grazing angles
+            ok &= lr[x] >= np.float32(0.012) * (np.float32(1.0) + b)  # dark surfaces
+            ok &= b <= holes  # occasional holes (hair, fabric, IR sunlight)
+            ok &= edge[x] == 0
+            sigma = zz - np.float32(0.4)
+            sigma = (sigma * sigma) * np.float32(0.0019) + np.float32(0.0012)
+            out[y, x] = zz + sigma * wr[x] if ok else np.float32(0.0)
+        if glints:  # specular highlights blind the sensor (rare: most frames have none)
+            glr = gloss[y >> gshift]
+            for x in range(w):
+                if glr[x >> gshift] > np.float32(GLINT) + np.float32(0.2) * abs(br[x]):
+                    out[y, x] = 0
 
 
 def kinect_depth(
@@ -57,35 +103,18 @@ def kinect_depth(
     albedo luminance (both (H, W)), ``gloss`` the specular highlight strength, (H, W) or at
     half resolution ((ceil(H/2), ceil(W/2)), as `shading.shade` returns it).
     """
-    white, smooth = _noise_tables()
     h, w = depth.shape
-    z = depth
-    sigma = z - np.float32(0.4)
-    np.square(sigma, out=sigma)
-    sigma *= np.float32(0.0019)
-    sigma += np.float32(0.0012)
-    sigma *= noise_crop(white, rng, h, w)
-    out = np.add(z, sigma, out=sigma)
-    blobs = noise_crop(smooth, rng, h, w)
-    missing = ~np.isfinite(z)
-    missing |= z < MIN_DEPTH
-    missing |= z > MAX_DEPTH
-    missing |= grazing < 0.08 + 0.04 * blobs
-    missing |= luminance < 0.012 * (1.0 + blobs)  # dark surfaces return no pattern
-    if gloss.shape != (h, w) and (gloss > GLINT).any():  # rare: most frames have no glint
-        gloss = np.repeat(np.repeat(gloss, 2, axis=0), 2, axis=1)[:h, :w]
-    if gloss.shape == (h, w):
-        missing |= gloss > GLINT + 0.2 * np.abs(blobs)  # specular highlights blind the sensor
-    missing |= blobs > rng.uniform(2.6, 4.0)  # occasional holes (hair, fabric, IR sunlight)
-    # The projector sits beside the camera: background just right of a near edge is unlit.
+    (white, *w_at), (smooth, *s_at) = (noise_window(t, rng, h, w) for t in _noise_tables())
+    holes = np.float32(rng.uniform(2.6, 4.0))
+    gshift = 0 if gloss.shape == (h, w) else 1
     band = max(1, round(w / 160))
-    left_nearer = np.zeros_like(missing)
-    jump = z[:, :-1] < z[:, 1:] * 0.9
-    for k in range(band):
-        left_nearer[:, 1 + k :] |= jump[:, : w - 1 - k]
-    missing |= left_nearer
-    np.copyto(out, np.float32(0.0), where=missing)
-    return out.astype(np.float32, copy=False)
+    out = np.empty((h, w), np.float32)
+    f32 = [np.ascontiguousarray(a, np.float32) for a in (depth, grazing, luminance, gloss)]
+    glints = bool((gloss > GLINT).any())
+    _kinect(
+        *f32[:4], gshift, glints, white, np.array(w_at), smooth, np.array(s_at), holes, band, out
+    )
+    return out
 
 
 def clean_depth(depth: np.ndarray) -> np.ndarray:
@@ -110,66 +139,85 @@ _GAMMA = _GAMMA.astype(np.float32)
 _GAMMA_255 = (_GAMMA.astype(np.float64) * 255 + 0.5).astype(np.float32)
 
 
-def _blur_mix(img: np.ndarray, strength: np.float32) -> np.ndarray:
-    """Lens blur of a (C, H, W) image (edges repeated): the separable 3-tap kernel
-    [s/4, 1 - s/2, s/4] along each axis, i.e. the [1 2 1]/4 blur mixed with the image at
-    strength s per axis (the same spread as mixing the 2-D [1 2 1] blur at s).
+@kernel
+def _develop(
+    radiance, gains, vignette, r2, gamma, strength, level, noise, at, out, g, rows
+):  # pragma: no cover
+    """Radiance (3, H, W) -> ``out`` (3, H, W) uint8 in three passes (``g``, ``rows``: (3, H, W)
+    scratch): exposure, vignetting and gamma by table; lens blur along rows; blur along
+    columns, signal-dependent noise (unit Gaussian windows of the ``noise`` table at offsets ``at`` (3, 2)) and
+    quantisation.
 
-    The neighbours are shifted views of the flat image (contiguous: one fast pass each) of the
-    image times s/4, computed once per axis; the pixels where a shift wraps to the next row or
-    channel are redone afterwards. Four passes per axis, no temporaries.
+    Works in output units (0-255, plus the 0.5 of rounding) from the gamma table on, so the
+    last step is a clip and a cast. The blur is the separable 3-tap kernel [s/4, 1 - s/2, s/4]
+    along each axis (edges repeated): the [1 2 1]/4 blur mixed with the image at strength s.
     """
+    _, h, w = radiance.shape
+    top = gamma.size - 1
+    for ch in range(3):
+        for y in range(h):
+            rr, gr, vr = radiance[ch, y], g[ch, y], r2[y]
+            for x in range(w):
+                v = rr[x] * (vignette[0] - vignette[1] * vr[x]) * gains[ch]
+                gr[x] = gamma[int(min(max(v, np.float32(0)), np.float32(top)))]
     c, q = np.float32(1) - strength / np.float32(2), strength / np.float32(4)
-    w = img.shape[2]
-    f = img.reshape(-1)
-    side = np.multiply(f, q)
-    rows = np.multiply(f, c)
-    rows[1:] += side[:-1]  # left neighbour
-    rows[:-1] += side[1:]  # right neighbour
-    r3 = rows.reshape(img.shape)
-    r3[:, :, 0] = img[:, :, 0] * (c + q) + img[:, :, 1] * q
-    r3[:, :, -1] = img[:, :, -1] * (c + q) + img[:, :, -2] * q
-    np.multiply(rows, q, out=side)
-    out = np.multiply(rows, c, out=f)  # the input is not needed any more
-    out[w:] += side[:-w]  # row above
-    out[:-w] += side[w:]  # row below
-    o3 = out.reshape(img.shape)
-    o3[:, 0] = r3[:, 0] * (c + q) + r3[:, 1] * q
-    o3[:, -1] = r3[:, -1] * (c + q) + r3[:, -2] * q
-    return o3
+    for ch in range(3):
+        for y in range(h):
+            gr, rr = g[ch, y], rows[ch, y]
+            rr[0] = gr[0] * (c + q) + gr[1] * q
+            for x in range(1, w - 1):
+                rr[x] = gr[x] * c + gr[x - 1] * q + gr[x + 1] * q
+            rr[w - 1] = gr[w - 1] * (c + q) + gr[w - 2] * q
+    # Signal-dependent noise: sigma = (0.006 + 0.012 sqrt(x)) * level for x in [0, 1]. The blur
+    # mixes values >= 0.5 (the rounding offset) with weights summing to 1, so x >= 0 up to
+    # float rounding, which the 1e-3 below covers (a change in sigma of < 0.01 grey levels).
+    a = np.float32(0.012 * 255 / np.sqrt(255) * level)
+    b = np.float32(0.006 * 255 * level)
+    for ch in range(3):
+        for y in range(h):
+            mid, ur, dr = rows[ch, y], rows[ch, max(y - 1, 0)], rows[ch, min(y + 1, h - 1)]
+            if y == 0:
+                ur = dr
+            elif y == h - 1:
+                dr = ur
+            # edge rows: (c + q) x itself + q x its one neighbour; c x itself + q x (up + down)
+            cm = c + q if y == 0 or y == h - 1 else c
+            qu = np.float32(0) if y == 0 or y == h - 1 else q
+            nr, orow = noise[at[ch, 0] + y, at[ch, 1] :], out[ch, y]
+            for x in range(w):
+                v = mid[x] * cm + ur[x] * qu + dr[x] * q
+                sigma = np.sqrt(v - np.float32(0.5 - 1e-3)) * a + b
+                v += sigma * nr[x]
+                orow[x] = np.uint8(min(max(v, np.float32(0)), np.float32(255)))
 
 
 def camera_image(radiance: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Linear radiance (3, H, W) -> (H, W, 3) uint8 display image: auto exposure with error,
-    white balance, vignetting, gamma, lens blur, noise and quantisation.
-
-    Works in output units (0-255, plus the 0.5 of rounding) from the gamma table on, so the
-    last step is a clip and a cast. The radiance array is overwritten.
-    """
+    white balance, vignetting, gamma, lens blur, noise and quantisation (see `_develop`)."""
     white, _ = _noise_tables()
     _, h, w = radiance.shape
     exposure = rng.uniform(0.14, 0.3) / max(float(radiance.mean()), 1e-4)
     gains = (exposure * (1.0 + rng.uniform(-0.08, 0.08, size=3))).astype(np.float32)
-    vignette = np.float32(GAMMA_STEPS) - np.float32(rng.uniform(0.0, 0.4) * GAMMA_STEPS) * _radius2(
-        h, w
-    )
-    img = np.multiply(radiance, vignette, out=radiance)
-    img *= gains[:, None, None]
-    # display gamma 1/2.2 by table; intp indices (an int32 cast is 3x slower, and take would
-    # convert them again) and mode="clip" instead of a pass clamping to the table's end
-    img = np.take(_GAMMA_255, img.astype(np.intp), mode="clip")
-    img = _blur_mix(img, np.float32(rng.uniform(0.3, 1.0)))
-    # Signal-dependent noise: sigma = (0.006 + 0.012 sqrt(x)) * level for x in [0, 1]. The blur
-    # mixes values >= 0.5 (the rounding offset) with weights summing to 1, so x >= 0 up to
-    # float rounding, which the 1e-3 below covers (a change in sigma of < 0.01 grey levels).
+    vignette = np.array([GAMMA_STEPS, rng.uniform(0.0, 0.4) * GAMMA_STEPS], np.float32)
+    strength = np.float32(rng.uniform(0.3, 1.0))
     level = rng.uniform(0.2, 1.2)
-    sigma = np.subtract(img, np.float32(0.5 - 1e-3))
-    np.sqrt(sigma, out=sigma)
-    sigma *= np.float32(0.012 * 255 / np.sqrt(255) * level)
-    sigma += np.float32(0.006 * 255 * level)
-    for c in range(3):
-        sigma[c] *= noise_crop(white, rng, h, w)
-    img += sigma
-    np.clip(img, 0, 255, out=img)
-    img8 = img.astype(np.uint8)  # planar, then interleaved: faster than a strided cast
-    return np.stack([img8[0], img8[1], img8[2]], axis=-1)
+    windows = [noise_window(white, rng, h, w) for _ in range(3)]
+    noise, at = windows[0][0], np.array([[y, x] for _, y, x in windows])
+    out = np.empty((3, h, w), np.uint8)
+    g, rows = np.empty((3, h, w), np.float32), np.empty((3, h, w), np.float32)
+    radiance = np.ascontiguousarray(radiance, np.float32)
+    _develop(
+        radiance,
+        gains,
+        vignette,
+        _radius2(h, w),
+        _GAMMA_255,
+        strength,
+        level,
+        noise,
+        at,
+        out,
+        g,
+        rows,
+    )
+    return np.stack([out[0], out[1], out[2]], axis=-1)  # planar, then interleaved: one pass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from msdepth.synth._jit import kernel
 from msdepth.synth.raycast import NEAR, cast
 from msdepth.synth.scene import Camera, Light, Scene
 from msdepth.synth.surface import Surface
@@ -37,108 +38,144 @@ def shadow_map(light: Light, scene: Scene) -> tuple[Camera, np.ndarray]:
         drops = hits.depth
     else:
         drops = np.full((SHADOW_MAP_SIZE, SHADOW_MAP_SIZE), np.inf, np.float32)
-    _drop_to_boxes(drops, boxes[below], cam)
+    _drop_kernel(
+        drops,
+        np.ascontiguousarray(boxes[below], np.float32),
+        cam.position.astype(np.float32),
+        np.float32(cam.fx),
+        np.float32(cam.cx),
+    )
     return cam, drops
 
 
-def _slab(lo: np.ndarray, hi: np.ndarray, inv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Entry and exit ray parameters (N, K) of N slabs ``lo..hi`` (relative to the ray origin)
-    for K rays with reciprocal directions ``inv``; entry -inf where the origin is inside."""
-    t1, t2 = lo[:, None] * inv, hi[:, None] * inv
-    inside = (lo <= 0) & (hi >= 0)
-    near = np.where(inside[:, None], -np.inf, np.where((lo > 0)[:, None], t1, t2))
-    far = np.where(inside[:, None], np.maximum(t1, t2), np.where((lo > 0)[:, None], t2, t1))
-    return near, far
-
-
-def _drop_to_boxes(drops: np.ndarray, boxes: np.ndarray, cam: Camera) -> None:
+@kernel
+def _drop_kernel(drops, boxes, light, f, c):  # pragma: no cover - compiled
     """Ray cast boxes wholly below a light into its looking-down shadow map, in place.
 
     Looking straight down, a ray's x direction depends on its column only and its z direction
     on its row only (and y is -1, so t is the drop): a box's slab test splits into one test per
-    column and one per row, done for all boxes at once; per box only two broadcast passes over
-    its exact screen rectangle remain.
+    column and one per row; per pixel of the map only a max, a min and a compare remain.
     """
-    if len(boxes) == 0:
-        return
-    n = SHADOW_MAP_SIZE
-    with np.errstate(divide="ignore"):
-        inv = np.float32(cam.fx) / (np.arange(n, dtype=np.float32) - np.float32(cam.cx))
-    lx, ly, lz = (np.float32(v) for v in cam.position)
-    near_y, far_y = ly - boxes[:, 4], ly - boxes[:, 1]  # enter through the top
-    nx, fx = _slab(boxes[:, 0] - lx, boxes[:, 3] - lx, inv)  # per column
-    nz, fz = _slab(boxes[:, 2] - lz, boxes[:, 5] - lz, inv)  # per row
-    np.maximum(nx, near_y[:, None], out=nx)
-    np.minimum(fx, far_y[:, None], out=fx)
-    cols, rows = nx <= fx, nz <= fz
-    seen = cols.any(1) & rows.any(1)
-    c0, c1 = cols.argmax(1), n - cols[:, ::-1].argmax(1)
-    r0, r1 = rows.argmax(1), n - rows[:, ::-1].argmax(1)
-    nx, fx = nx.astype(np.float32)[:, None, :], fx.astype(np.float32)[:, None, :]
-    nz, fz = nz.astype(np.float32)[:, :, None], fz.astype(np.float32)[:, :, None]
-    rects = np.stack([c0, c1, r0, r1], 1)[seen].tolist()
-    for k, (a0, a1, b0, b1) in zip(np.flatnonzero(seen).tolist(), rects, strict=True):
-        tn = np.maximum(nx[k, :, a0:a1], nz[k, b0:b1])
-        tf = np.minimum(fx[k, :, a0:a1], fz[k, b0:b1])
-        np.copyto(tn, np.float32(np.inf), where=tn > tf)
-        win = drops[b0:b1, a0:a1]
-        np.minimum(win, tn, out=win)
-
-
-def light_visibility(points: np.ndarray, cam: Camera, drops: np.ndarray) -> np.ndarray:
-    """(3, P) points -> (P,) 1.0 where the light at ``cam.position`` sees them, else 0.0."""
-    lx, ly, lz = (np.float32(c) for c in cam.position)
     n = drops.shape[0]
-    drop = ly - points[1]
-    below = drop > np.float32(0.01)
-    inv = np.float32(cam.fx) / np.maximum(drop, np.float32(0.01))
-    fu = points[0] - lx
-    fu *= inv
-    fu += np.float32(cam.cx + 0.5)  # + 0.5 and truncation: nearest map pixel, for fu >= 0
-    fv = points[2] - lz
-    fv *= inv
-    fv += np.float32(cam.cy + 0.5)
-    inside = below & (fu >= 0) & (fu < n) & (fv >= 0) & (fv < n)
-    flat = fv.astype(np.intp)
-    flat *= n
-    flat += fu.astype(np.intp)
-    # pixels outside the map read some clipped entry and are lit by ``~inside`` below
-    occluder = np.take(drops.reshape(-1), flat, mode="clip")
-    occluder *= np.float32(1.01)
-    occluder += np.float32(0.03)
-    lit = drop <= occluder
-    lit |= ~inside
-    return lit.astype(np.float32)
+    inv = np.empty(n, np.float32)
+    for i in range(n):
+        inv[i] = f / (np.float32(i) - c)  # +-inf on the centre line (error_model numpy)
+    near_x, far_x = np.empty(n, np.float32), np.empty(n, np.float32)
+    near_z, far_z = np.empty(n, np.float32), np.empty(n, np.float32)
+    for k in range(boxes.shape[0]):
+        top, bottom = light[1] - boxes[k, 4], light[1] - boxes[k, 1]  # enter through the top
+        _slab(boxes[k, 0] - light[0], boxes[k, 3] - light[0], inv, near_x, far_x)
+        _slab(boxes[k, 2] - light[2], boxes[k, 5] - light[2], inv, near_z, far_z)
+        for i in range(n):
+            near_x[i] = max(near_x[i], top)
+            far_x[i] = min(far_x[i], bottom)
+        for row in range(n):
+            if near_z[row] > far_z[row]:
+                continue
+            for col in range(n):
+                tn = max(near_x[col], near_z[row])
+                if tn <= min(far_x[col], far_z[row]) and tn < drops[row, col]:
+                    drops[row, col] = tn
 
 
-def _soften(vis: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    """3x3 box blur of a per-pixel map: softer shadow edges (a stand-in for area lights)."""
-    img = vis.reshape(hw)
-    rows = img * np.float32(1 / 3)
-    rows[1:] += img[:-1] * np.float32(1 / 3)
-    rows[:-1] += img[1:] * np.float32(1 / 3)
-    rows[0] += img[0] * np.float32(1 / 3)
-    rows[-1] += img[-1] * np.float32(1 / 3)
-    out = rows * np.float32(1 / 3)
-    out[:, 1:] += rows[:, :-1] * np.float32(1 / 3)
-    out[:, :-1] += rows[:, 1:] * np.float32(1 / 3)
-    out[:, 0] += rows[:, 0] * np.float32(1 / 3)
-    out[:, -1] += rows[:, -1] * np.float32(1 / 3)
-    return out.reshape(-1)
+@kernel
+def _slab(lo, hi, inv, near, far):  # pragma: no cover - compiled
+    """Entry and exit ray parameters of the slab ``lo..hi`` (relative to the ray origin) for
+    rays with reciprocal directions ``inv``; entry -inf where the origin is inside."""
+    inside, ahead = lo <= 0 and hi >= 0, lo > 0
+    for i in range(inv.size):
+        t1, t2 = lo * inv[i], hi * inv[i]
+        if inside:
+            near[i], far[i] = -np.inf, max(t1, t2)
+        elif ahead:
+            near[i], far[i] = t1, t2
+        else:
+            near[i], far[i] = t2, t1
+
+
+@kernel
+def _visibility(points, light, f, c, drops, out):  # pragma: no cover - compiled
+    """(3, P) points -> ``out`` (P,): 1 where the light at ``light`` (its shadow map: focal
+    length ``f``, centre ``c``, drop to the first caster per pixel) sees them, else 0."""
+    n = drops.shape[0]
+    lim = np.float32(0.01)
+    half = c + np.float32(0.5)  # + 0.5 and truncation: the nearest map pixel
+    for i in range(points.shape[1]):
+        drop = light[1] - points[1, i]
+        inv = f / max(drop, lim)
+        fu = (points[0, i] - light[0]) * inv + half
+        fv = (points[2, i] - light[2]) * inv + half
+        lit = True
+        if drop > lim and fu >= 0 and fu < n and fv >= 0 and fv < n:
+            occluder = drops[int(fv), int(fu)] * np.float32(1.01) + np.float32(0.03)
+            lit = drop <= occluder
+        out[i] = np.float32(1.0) if lit else np.float32(0.0)
+
+
+@kernel
+def _soften(vis, tmp):  # pragma: no cover - compiled
+    """3x3 box blur of an (H, W) map in place (edges repeated), ``tmp`` an (H, W) scratch:
+    softer shadow edges, a stand-in for area lights."""
+    h, w = vis.shape
+    third = np.float32(1 / 3)
+    for y in range(h):
+        up, down = max(y - 1, 0), min(y + 1, h - 1)
+        for x in range(w):
+            tmp[y, x] = vis[y, x] * third + vis[up, x] * third + vis[down, x] * third
+    for y in range(h):
+        for x in range(w):
+            left, right = max(x - 1, 0), min(x + 1, w - 1)
+            vis[y, x] = tmp[y, x] * third + tmp[y, left] * third + tmp[y, right] * third
+
+
+@kernel
+def _add_lamp(p, n, spec, eye, light, intensity, vis, irradiance, highlight):  # pragma: no cover
+    """Add one point light's Lambertian irradiance (3, P) and Blinn-Phong highlight (P,) at the
+    surface points ``p`` with normals ``n``, shadowed by ``vis`` (P,); highlights only where the
+    material is glossy (``spec`` > 0)."""
+    mean = (intensity[0] + intensity[1] + intensity[2]) / np.float32(3)
+    for i in range(p.shape[1]):
+        lx, ly, lz = light[0] - p[0, i], light[1] - p[1, i], light[2] - p[2, i]
+        d2 = max(lx * lx + ly * ly + lz * lz, np.float32(0.05))
+        inv_d = np.float32(1.0) / np.sqrt(d2)
+        cos = (n[0, i] * lx + n[1, i] * ly + n[2, i] * lz) * inv_d
+        cos = max(cos, np.float32(0.0)) * vis[i] / d2
+        for ch in range(3):
+            irradiance[ch, i] += cos * intensity[ch]
+        if spec[i] > 0:
+            # half vector between light and eye directions, (n.h)^24: a broad, plastic-like
+            # highlight (floored at 0.02 against denormals)
+            ex, ey, ez = eye[0] - p[0, i], eye[1] - p[1, i], eye[2] - p[2, i]
+            inv_e = np.float32(1.0) / np.sqrt(ex * ex + ey * ey + ez * ez)
+            hx, hy, hz = lx * inv_d + ex * inv_e, ly * inv_d + ey * inv_e, lz * inv_d + ez * inv_e
+            nh = (n[0, i] * hx + n[1, i] * hy + n[2, i] * hz) / (
+                np.sqrt(hx * hx + hy * hy + hz * hz) + np.float32(1e-6)
+            )
+            nh = max(nh, np.float32(0.02))
+            nh *= nh
+            nh *= nh
+            nh *= nh  # (n.h)^8 ...
+            nh = nh * nh * nh  # ... ^24
+            highlight[i] += nh * vis[i] * mean / d2
+
+
+@kernel
+def _compose(albedo, irradiance, gloss, radiance):  # pragma: no cover - compiled
+    """Radiance (3, H, W) = albedo (3, H, W) x irradiance + gloss, the lighting at half
+    resolution ((3, h, w) and (h, w), h = ceil(H/2)) repeated over 2 x 2 pixels."""
+    _, hh, ww = radiance.shape
+    for ch in range(3):
+        for y in range(hh):
+            for x in range(ww):
+                radiance[ch, y, x] = (
+                    albedo[ch, y, x] * irradiance[ch, y >> 1, x >> 1] + gloss[y >> 1, x >> 1]
+                )
 
 
 def _half(a: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     """(..., H*W) per-pixel values -> (..., ceil(H/2) * ceil(W/2)): every other pixel and row."""
     lead = a.shape[:-1]
     return np.ascontiguousarray(a.reshape(*lead, *hw)[..., ::2, ::2]).reshape(*lead, -1)
-
-
-def _double(a: np.ndarray, half_hw: tuple[int, int], hw: tuple[int, int]) -> np.ndarray:
-    """Inverse of `_half` by pixel repetition, cropped to ``hw``."""
-    lead = a.shape[:-1]
-    img = a.reshape(*lead, *half_hw)
-    big = np.repeat(np.repeat(img, 2, axis=-2), 2, axis=-1)[..., : hw[0], : hw[1]]
-    return np.ascontiguousarray(big).reshape(*lead, -1)
 
 
 def shade(
@@ -162,72 +199,34 @@ def shade(
     )
     irradiance, highlight = _light(sparse, table, scene, half_hw)
     gloss = highlight * np.take(table.specular, sparse.prim)
-    if hw[0] % 2 == 0 and hw[1] % 2 == 0:  # repeat by broadcasting, inside the product
-        (h2, w2) = half_hw
-        radiance = np.multiply(albedo.reshape(3, h2, 2, w2, 2), irradiance.reshape(3, h2, 1, w2, 1))
-        radiance += gloss.reshape(h2, 1, w2, 1)
-        radiance = radiance.reshape(3, -1)
-    else:
-        radiance = albedo * _double(irradiance, half_hw, hw)
-        radiance += _double(gloss, half_hw, hw)
-    return radiance, highlight
+    radiance = np.empty((3, *hw), np.float32)
+    _compose(
+        np.ascontiguousarray(albedo, np.float32).reshape(3, *hw),
+        irradiance.reshape(3, *half_hw),
+        gloss.reshape(half_hw),
+        radiance,
+    )
+    return radiance.reshape(3, -1), highlight
 
 
 def _light(
     surface: Surface, table: MaterialTable, scene: Scene, hw: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Irradiance (3, P) and specular highlight strength (P,) at the surface points."""
-    p, n = surface.point, surface.normal
+    p = np.ascontiguousarray(surface.point, np.float32)
+    n = np.ascontiguousarray(surface.normal, np.float32)
     # Ambient from all around, a little stronger from the ceiling side.
     sky = np.float32(scene.ambient) * (np.float32(0.8) + np.float32(0.2) * n[1])
     irradiance = np.stack([sky, sky, sky])
     highlight = np.zeros(p.shape[1], np.float32)
-    glossy = np.flatnonzero(np.take(table.specular, surface.prim) > 0)
-    if glossy.size:
-        # Blinn-Phong on glossy pixels only: the direction to the eye, once for all lights.
-        pg, ng = p[:, glossy], n[:, glossy]
-        ex, ey, ez = (np.float32(scene.camera.position[i]) - pg[i] for i in range(3))
-        inv_e = np.float32(1.0) / np.sqrt(ex * ex + ey * ey + ez * ez)
-        ex *= inv_e
-        ey *= inv_e
-        ez *= inv_e
+    spec = np.take(table.specular.astype(np.float32), surface.prim)
+    eye = scene.camera.position.astype(np.float32)
+    vis, tmp = np.empty(hw, np.float32), np.empty(hw, np.float32)
     for light in scene.lights:
-        lx, ly, lz = (light.position[i] - p[i] for i in range(3))
-        d2 = np.maximum(lx * lx + ly * ly + lz * lz, np.float32(0.05))
-        inv_d = np.float32(1.0) / np.sqrt(d2)
-        cos = (n[0] * lx + n[1] * ly + n[2] * lz) * inv_d
         cam, drops = shadow_map(light, scene)
-        vis = _soften(light_visibility(p, cam, drops), hw)
-        np.maximum(cos, np.float32(0.0), out=cos)
-        cos *= vis
-        cos /= d2
-        for c in range(3):
-            irradiance[c] += cos * light.intensity[c]
-        if glossy.size:
-            # half vector between light and eye directions, (n.h)^24: a broad, plastic-like
-            # highlight (floored at 0.02 against denormals)
-            ig = np.take(inv_d, glossy)
-            hx = np.take(lx, glossy)
-            hx *= ig
-            hx += ex
-            hy = np.take(ly, glossy)
-            hy *= ig
-            hy += ey
-            hz = np.take(lz, glossy)
-            hz *= ig
-            hz += ez
-            nh = ng[0] * hx + ng[1] * hy + ng[2] * hz
-            hh = hx * hx + hy * hy + hz * hz
-            np.sqrt(hh, out=hh)
-            hh += np.float32(1e-6)
-            nh /= hh
-            np.maximum(nh, np.float32(0.02), out=nh)
-            nh *= nh
-            nh *= nh
-            nh *= nh  # (n.h)^8 ...
-            nh = nh * nh * nh  # ... ^24
-            nh *= np.take(vis, glossy)
-            nh *= np.float32(light.intensity.mean())
-            nh /= np.take(d2, glossy)
-            highlight[glossy] += nh
+        lpos = cam.position.astype(np.float32)
+        _visibility(p, lpos, np.float32(cam.fx), np.float32(cam.cx), drops, vis.reshape(-1))
+        _soften(vis, tmp)
+        intensity = np.asarray(light.intensity, np.float32)
+        _add_lamp(p, n, spec, eye, lpos, intensity, vis.reshape(-1), irradiance, highlight)
     return irradiance, highlight

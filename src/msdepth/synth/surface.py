@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from msdepth.synth._jit import kernel
 from msdepth.synth.raycast import Hits, Rays
 from msdepth.synth.scene import Scene
 
@@ -54,50 +55,69 @@ def _face_tables(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     return pos, sign
 
 
+@kernel
+def _surface_kernel(t, prim, d, o, pos, sign, cyls, c0, spheres, s0, p, n, uv):  # pragma: no cover
+    """Per pixel (flat): the hit point ``p`` = o + t d, its normal ``n`` and texture coordinates
+    ``uv``, all (k, P) float32.
+
+    Room faces and boxes: the face hit is the candidate face (see `_face_tables`: ``pos`` and
+    ``sign``, (3, N)) nearest to the point; texture coordinates are the two world axes across
+    the face's axis (v vertical on walls). Cylinders (ids from ``c0``) are their top cap or
+    their side, unrolled to (arc length, height); spheres (ids from ``s0``) project along z.
+    """
+    for i in range(t.size):
+        k = prim[i]
+        px, py, pz = t[i] * d[0, i] + o[0], t[i] * d[1, i] + o[1], t[i] * d[2, i] + o[2]
+        p[0, i], p[1, i], p[2, i] = px, py, pz
+        if k < c0:
+            gx, gy, gz = abs(px - pos[0, k]), abs(py - pos[1, k]), abs(pz - pos[2, k])
+            on_x = gx <= gy and gx <= gz
+            on_y = not on_x and gy <= gz
+            on_z = not (on_x or on_y)
+            n[0, i] = sign[0, k] * np.float32(on_x)
+            n[1, i] = sign[1, k] * np.float32(on_y)
+            n[2, i] = sign[2, k] * np.float32(on_z)
+            uv[0, i] = pz if on_x else px
+            uv[1, i] = pz if on_y else py
+        elif k < s0:
+            cx, cz, r, top = cyls[k - c0, 0], cyls[k - c0, 1], cyls[k - c0, 2], cyls[k - c0, 4]
+            if abs(py - top) < 1e-3:  # the cap
+                n[0, i], n[1, i], n[2, i] = 0.0, 1.0, 0.0
+                uv[0, i], uv[1, i] = px, pz
+            else:
+                rx, rz = (px - cx) / r, (pz - cz) / r
+                n[0, i], n[1, i], n[2, i] = rx, 0.0, rz
+                uv[0, i], uv[1, i] = np.arctan2(rz, rx) * r, py
+        else:
+            sx, sy, sz, r = (
+                spheres[k - s0, 0],
+                spheres[k - s0, 1],
+                spheres[k - s0, 2],
+                spheres[k - s0, 3],
+            )
+            n[0, i], n[1, i], n[2, i] = (px - sx) / r, (py - sy) / r, (pz - sz) / r
+            uv[0, i], uv[1, i] = px, py
+
+
 def surface_at(rays: Rays, hits: Hits, scene: Scene) -> Surface:
     """Position, normal and texture coordinates at every pixel's nearest hit."""
     t = hits.depth.reshape(-1)
-    prim = hits.prim.reshape(-1).astype(np.intp)
-    p = np.empty((3, t.size), np.float32)
-    for i in range(3):
-        np.multiply(t, rays.d[i].reshape(-1), out=p[i])
-        p[i] += rays.origin[i]
-    # Room faces and boxes: the face hit is the candidate face (see `_face_tables`) nearest to
-    # the point; cylinders and spheres overwrite their own pixels below.
-    pos, sign = (np.ascontiguousarray(t.T) for t in _face_tables(scene))  # rows per axis
-    gap = []
-    for a in range(3):
-        g = np.take(pos[a], prim)
-        np.subtract(p[a], g, out=g)
-        gap.append(np.abs(g, out=g))
-    along_x = (gap[0] <= gap[1]) & (gap[0] <= gap[2])
-    along_y = ~along_x & (gap[1] <= gap[2])
-    along_z = ~(along_x | along_y)
-    n = np.empty_like(p)
-    for a, on in enumerate((along_x, along_y, along_z)):
-        np.multiply(np.take(sign[a], prim), on, out=n[a])
-
-    # Texture coordinates: the two world axes across the face's axis (v vertical on walls);
-    # cylinder sides unroll to (arc length, height) below.
-    u = np.where(along_x, p[2], p[0])
-    v = np.where(along_y, p[2], p[1])
-
-    ids = scene.cylinder_ids
-    rest = np.flatnonzero(prim >= ids.start)  # cylinders and spheres: few pixels
-    sel = rest[prim[rest] < ids.stop]
-    if sel.size:
-        cyl = scene.cylinders[prim[sel] - ids.start]
-        rx, rz = (p[0, sel] - cyl[:, 0]) / cyl[:, 2], (p[2, sel] - cyl[:, 1]) / cyl[:, 2]
-        cap = np.abs(p[1, sel] - cyl[:, 4]) < 1e-3
-        n[0, sel] = np.where(cap, 0.0, rx)
-        n[1, sel] = np.where(cap, 1.0, 0.0)
-        n[2, sel] = np.where(cap, 0.0, rz)
-        u[sel] = np.where(cap, p[0, sel], np.arctan2(rz, rx) * cyl[:, 2])
-        v[sel] = np.where(cap, p[2, sel], p[1, sel])
-    ids = scene.sphere_ids
-    sel = rest[prim[rest] >= ids.start]
-    if sel.size:
-        sph = scene.spheres[prim[sel] - ids.start]
-        n[:, sel] = (p[:, sel] - sph[:, :3].T) / sph[:, 3]
-        u[sel], v[sel] = p[0, sel], p[1, sel]  # spheres: projected along z
-    return Surface(p, n, np.stack([u, v]), prim)
+    prim = hits.prim.reshape(-1)
+    p, n, uv = (np.empty((k, t.size), np.float32) for k in (3, 3, 2))
+    pos, sign = (np.ascontiguousarray(a.T) for a in _face_tables(scene))  # rows per axis
+    _surface_kernel(
+        t,
+        prim,
+        rays.dirs.reshape(3, -1),
+        rays.origin,
+        pos,
+        sign,
+        np.ascontiguousarray(scene.cylinders, np.float32),
+        scene.cylinder_ids.start,
+        np.ascontiguousarray(scene.spheres, np.float32),
+        scene.sphere_ids.start,
+        p,
+        n,
+        uv,
+    )
+    return Surface(p, n, uv, prim.astype(np.intp))
