@@ -88,3 +88,14 @@ def test_normalisation_is_part_of_the_model():
 def test_too_small_input_is_refused_with_a_message():
     with pytest.raises(ValueError, match="too small"):
         MultiScaleDepth(ModelConfig(input_width=32, input_height=32))
+
+
+def test_fine_network_starts_as_the_identity_on_the_coarse_prediction():
+    torch.manual_seed(0)
+    model = MultiScaleDepth(ModelConfig(input_width=96, input_height=72)).eval()
+    x = torch.rand(2, 3, 72, 96)
+    with torch.no_grad():
+        coarse = model.set_stage("coarse")(x)
+        fine = model.set_stage("fine")(x)
+    assert coarse.std() > 0.01  # the coarse prediction depends on the image (He init)
+    torch.testing.assert_close(fine, coarse, rtol=0, atol=1e-6)
