@@ -62,11 +62,14 @@ def test_evaluate_matches_hand_computed_metrics_on_predict_outputs(
     assert [row["name"] for row in report["per_image"]] == [
         (csv.parent / rgb).stem for rgb, _ in pairs
     ]
+    # 1e-5: d1-d3 count pixels, and one of ~240k valid pixels whose float32 depth sits at a
+    # threshold moves them by ~4e-6; every other metric agrees to 1e-6.
     for name in per_image[0]:
+        tol = 1e-5 if name.startswith("delta") else 1e-6
         expected = float(np.mean([m[name] for m in per_image]))
-        assert report["metrics"][name] == pytest.approx(expected, abs=1e-6), name
+        assert report["metrics"][name] == pytest.approx(expected, abs=tol), name
         for row, hand in zip(report["per_image"], per_image, strict=True):
-            assert row[name] == pytest.approx(float(hand[name]), abs=1e-6), (row["name"], name)
+            assert row[name] == pytest.approx(float(hand[name]), abs=tol), (row["name"], name)
 
 
 def test_the_shared_nyu_folder_is_evaluated_through_its_csv(shared_data, tmp_path, capsys):

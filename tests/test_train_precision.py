@@ -14,6 +14,9 @@ BF16_ABS_REL_ATOL = 0.01
 
 def _run(tmp_path, data, **overrides):
     plain = {"train__precision": "fp32", "train__channels_last": False}  # unless overridden
+    # PyTorch's init trains smoothly at this size; He init's steep first steps amplify bf16
+    # rounding (up to ~8% on a logged loss). This compares arithmetic, not initialisation.
+    plain["model__init"] = "pytorch"
     cfg = tiny_config(
         train__coarse_steps=20,
         train__fine_steps=20,
