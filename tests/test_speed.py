@@ -66,8 +66,9 @@ def test_memory_reuse_serves_repeated_steps_without_page_faults():
     with allocator.reusing_freed_memory():
         _faults_per_step(5)  # the heap grows to the steps' peak once
         assert min(_faults_per_step(5)) < 1000  # fresh mappings would fault 48k pages
-    # glibc's defaults again: fresh mappings, every page of every step faults in
-    assert min(_faults_per_step(3)) > 10_000
+    # glibc's defaults again: fresh mappings fault their pages in (at least the first step; glibc's
+    # dynamic mmap threshold may later serve a step from the heap, as seen once in CI)
+    assert max(_faults_per_step(3)) > 10_000
 
 
 def test_fused_sgd_takes_the_same_steps_as_foreach():
