@@ -25,8 +25,8 @@ import numpy as np
 from harness import emit
 from msdepth.synth import synthesize_dataset
 from msdepth.synth.layout import random_scene
-from msdepth.synth.raycast import cast, inverse_ray_lengths
-from msdepth.synth.render import frame_rng, render_sample
+from msdepth.synth.raycast import cast
+from msdepth.synth.render import EMISSION, depth_sensor_inputs, frame_rng, render_sample
 from msdepth.synth.scene import EMISSIVE
 from msdepth.synth.sensor import camera_image, kinect_depth
 from msdepth.synth.shading import shade
@@ -61,19 +61,11 @@ def stage_times(frames: int, size: tuple[int, int]) -> dict[str, float]:
         t = tick("textures", t)
         radiance, highlight = shade(surf, base, table, scene, hw)
         lamp = np.take(table.kind, surf.prim) == EMISSIVE
-        np.copyto(radiance, base * np.float32(3.0), where=lamp)
+        np.copyto(radiance, base * np.float32(EMISSION), where=lamp)
         t = tick("shading+shadows", t)
         camera_image(radiance.reshape(3, *hw), rng)
         t = tick("image sensor", t)
-        # as render_scene: grazing angle and albedo luminance, then the Kinect model
-        n, (dx, dy, dz) = surf.normal, (c.reshape(-1) for c in rays.d)
-        grazing = n[0] * dx
-        grazing += n[1] * dy
-        grazing += n[2] * dz
-        np.abs(grazing, out=grazing)
-        grazing *= inverse_ray_lengths(cam).reshape(-1)
-        lum = 0.2126 * base[0] + 0.7152 * base[1] + 0.0722 * base[2]
-        lum[lamp] = 1.0
+        grazing, lum = depth_sensor_inputs(surf, rays, base, lamp, cam)
         gloss = highlight.reshape(hw if highlight.size == hw[0] * hw[1] else ((hw[0] + 1) // 2, -1))
         kinect_depth(hits.depth, grazing.reshape(hw), lum.reshape(hw), gloss, rng)
         tick("depth sensor", t)

@@ -7,7 +7,8 @@ any size the method is, in this order:
    (`to_network_input`; no crop, so the aspect ratio changes if it is not 4:3);
 2. run the network (PyTorch or ONNX Runtime) -> log depth (N, 1, h, w);
 3. upsample the **log** depth bilinearly (``align_corners=False``, PyTorch's convention) to the
-   image's full size (`upsample_log_depth`), exponentiate;
+   image's full size (`upsample_log_depth`; the PyTorch backend does this step with
+   ``interpolate``, `TorchBackend.metric_depth`, to stay on PyTorch's threads), exponentiate;
 4. multiply by the scale correction ``input_width / reference_width`` (`scale_correction`):
    training crops 304 px out of 320-px-wide frames at augmentation scale 1, so a whole frame
    squeezed into 304 px looks 304/320 times smaller, and the paper's augmentation ("image scaled

@@ -11,11 +11,11 @@ import numpy as np
 
 from msdepth.allocator import keep_freed_memory
 from msdepth.synth.layout import random_scene
-from msdepth.synth.raycast import cast, inverse_ray_lengths
-from msdepth.synth.scene import EMISSIVE, Scene
+from msdepth.synth.raycast import Rays, cast, inverse_ray_lengths
+from msdepth.synth.scene import EMISSIVE, Camera, Scene
 from msdepth.synth.sensor import camera_image, clean_depth, kinect_depth
 from msdepth.synth.shading import shade
-from msdepth.synth.surface import surface_at
+from msdepth.synth.surface import Surface, surface_at
 from msdepth.synth.textures import MaterialTable, albedo
 
 SPLIT_CODES = {"train": 0, "test": 1}
@@ -51,6 +51,19 @@ def render_scene(
     rgb = camera_image(radiance.reshape(3, *hw), rng)
     if not sensor:
         return rgb, clean_depth(hits.depth)
+    grazing, lum = depth_sensor_inputs(surf, rays, base, lamp, cam)
+    half_hw = ((hw[0] + 1) // 2, (hw[1] + 1) // 2)
+    depth = kinect_depth(
+        hits.depth, grazing.reshape(hw), lum.reshape(hw), highlight.reshape(half_hw), rng
+    )
+    return rgb, depth
+
+
+def depth_sensor_inputs(
+    surf: Surface, rays: Rays, base: np.ndarray, lamp: np.ndarray, cam: Camera
+) -> tuple[np.ndarray, np.ndarray]:
+    """What the Kinect model reads besides depth: |cos| of the viewing angle per pixel (P,) and
+    the albedo's luminance (P,), 1 on lamps (they blind the sensor)."""
     n, (dx, dy, dz) = surf.normal, (c.reshape(-1) for c in rays.d)
     grazing = n[0] * dx
     grazing += n[1] * dy
@@ -59,11 +72,7 @@ def render_scene(
     grazing *= inverse_ray_lengths(cam).reshape(-1)
     lum = 0.2126 * base[0] + 0.7152 * base[1] + 0.0722 * base[2]
     lum[lamp] = 1.0
-    half_hw = ((hw[0] + 1) // 2, (hw[1] + 1) // 2)
-    depth = kinect_depth(
-        hits.depth, grazing.reshape(hw), lum.reshape(hw), highlight.reshape(half_hw), rng
-    )
-    return rgb, depth
+    return grazing, lum
 
 
 def render_sample(
