@@ -99,6 +99,7 @@ class Prediction:
     depth_min: float
     depth_max: float
     view_points: int
+    view_step: int  # the 3D view has every view_step-th row and column
     _colors: dict[tuple[float, float, bool], Path] = field(default_factory=dict)
 
     @property
@@ -138,6 +139,7 @@ class Prediction:
             "color_url": f"{prefix}/color.png",
             "points_url": f"{prefix}/points.bin",
             "view_points": self.view_points,
+            "view_step": self.view_step,
             "fx": k.fx,
             "fy": k.fy,
             "command": shlex.join(
@@ -166,7 +168,8 @@ def predict_to_folder(
         page = folder / PAGE_FOLDER
         page.mkdir()
         np.save(page / "rgb.npy", rgb)
-        view_points = _write_view_points(page / "points.bin", depth, rgb, options)
+        view_step = view_step_of(*depth.shape)
+        view_points = _write_view_points(page / "points.bin", depth, rgb, options, view_step)
         valid = depth[np.isfinite(depth) & (depth > 0)]
         vmin, vmax = default_range(depth)
         prediction = Prediction(
@@ -182,6 +185,7 @@ def predict_to_folder(
             float(valid.min()) if valid.size else 0.0,
             float(valid.max()) if valid.size else 0.0,
             view_points,
+            view_step,
         )
         prediction.color_png(prediction.vmin, prediction.vmax)
         return prediction
@@ -190,11 +194,20 @@ def predict_to_folder(
         raise
 
 
-def _write_view_points(path: Path, depth: np.ndarray, rgb: np.ndarray, options: PageOptions) -> int:
-    """Every k-th row and column of the PLY's points (same intrinsics), at most
-    `MAX_VIEW_POINTS`, as float32 x y z (N, 3) then uint8 r g b (N, 3), little-endian."""
+def view_step_of(height: int, width: int) -> int:
+    """The smallest k for which every k-th row and column holds at most `MAX_VIEW_POINTS`."""
+    step = max(1, math.ceil(math.sqrt(height * width / MAX_VIEW_POINTS)))
+    while math.ceil(height / step) * math.ceil(width / step) > MAX_VIEW_POINTS:
+        step += 1
+    return step
+
+
+def _write_view_points(
+    path: Path, depth: np.ndarray, rgb: np.ndarray, options: PageOptions, step: int
+) -> int:
+    """Every ``step``-th row and column of the PLY's points (same intrinsics), as float32
+    x y z (N, 3) then uint8 r g b (N, 3), little-endian."""
     h, w = depth.shape
-    step = max(1, math.ceil(math.sqrt(h * w / MAX_VIEW_POINTS)))
     mask = np.zeros((h, w), dtype=bool)
     mask[::step, ::step] = True
     intrinsics = options.output_options(("ply",)).intrinsics(w, h)

@@ -260,7 +260,7 @@
     if (!response.ok) { say(await errorOf(response), true); return; }
     const buffer = await response.arrayBuffer();
     if (state.result !== result) return;
-    state.viewer.setPoints(buffer, result.view_points, result.fy, result.height);
+    state.viewer.setPoints(buffer, result.view_points, result.fy, result.height, result.view_step);
     $("viewer").dataset.points = String(result.view_points);
   }
 

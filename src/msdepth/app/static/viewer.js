@@ -15,7 +15,8 @@
       // camera frame (y down, z forward) -> GL (y up, z backward)
       vec4 p = view * vec4(position.x, -position.y, -position.z, 1.0);
       gl_Position = projection * p;
-      gl_PointSize = clamp(pointSize / max(-p.z, 0.05), 1.0, 12.0);
+      // seen from the photo's camera, neighbours are pointSize pixels apart at any depth
+      gl_PointSize = clamp(pointSize * position.z / max(-p.z, 0.01), 1.0, 32.0);
       vColor = color;
     }`;
   const FRAGMENT = `
@@ -101,9 +102,9 @@
       this._listen();
     }
 
-    // buffer: ArrayBuffer of count float32 x y z, then count uint8 r g b.
-    // fy: focal length in pixels and height: image rows, for the camera's own field of view.
-    setPoints(buffer, count, fy, height) {
+    // buffer: ArrayBuffer of count float32 x y z, then count uint8 r g b, taken from every
+    // step-th row and column of a photo of `height` rows with focal length fy (pixels).
+    setPoints(buffer, count, fy, height, step) {
       const gl = this.gl;
       const xyz = new Float32Array(buffer, 0, count * 3);
       const rgb = new Uint8Array(buffer, count * 12, count * 3);
@@ -116,7 +117,7 @@
       for (let i = 0; i < count; i++) { xs[i] = xyz[3 * i]; ys[i] = xyz[3 * i + 1]; zs[i] = xyz[3 * i + 2]; }
       this.center = [median(xs), -median(ys), -median(zs)]; // in GL coordinates
       this.fovy = fy && height ? 2 * Math.atan(height / 2 / fy) : 0.8;
-      this.pointSize = 2.0 * Math.sqrt(Math.max(1, 250000 / Math.max(count, 1)));
+      this.rowsPerPoint = (step || 1) / (height || 480);
       this.reset();
     }
 
@@ -178,7 +179,7 @@
       gl.uniformMatrix4fv(this.where.view, false, view);
       gl.uniformMatrix4fv(this.where.projection, false,
         perspective(this.fovy, c.width / c.height, 0.01, far));
-      gl.uniform1f(this.where.pointSize, this.pointSize);
+      gl.uniform1f(this.where.pointSize, 1.25 * this.rowsPerPoint * c.height);
       gl.bindBuffer(gl.ARRAY_BUFFER, this.positions);
       gl.enableVertexAttribArray(this.where.position);
       gl.vertexAttribPointer(this.where.position, 3, gl.FLOAT, false, 0, 0);
