@@ -36,6 +36,7 @@ class QuickstartSettings:
     real: Path | None = None
     overrides: list[str] = field(default_factory=list)
     progress: bool = True
+    device: str = "auto"
 
 
 @dataclass
@@ -141,7 +142,7 @@ def run_quickstart(settings: QuickstartSettings) -> QuickstartReport:
         raise DataError(
             f"--real {settings.real} does not exist; pass a folder or CSV of RGB-D pairs"
         )
-    config = demo_config(settings.overrides)
+    config = demo_config(settings.overrides).replace("train", device=settings.device)
     start = time.monotonic()
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)
@@ -192,13 +193,13 @@ def run_quickstart(settings: QuickstartSettings) -> QuickstartReport:
     eval_settings = EvalSettings(crop="none", min_depth=1e-3, max_depth=10.0)
     rows: dict[str, dict[str, float]] = {}
     for label, ckpt in (("coarse", checkpoints["coarse"]), ("coarse + fine", checkpoints["fine"])):
-        predictor = load(ckpt)
+        predictor = load(ckpt, device=settings.device)
         rows[label] = evaluate(predictor, open_samples(data, "test"), eval_settings).metrics
     median = _train_median_depth(data)
     rows[f"constant {median:.2f} m (train median)"] = _constant_metrics(
         open_samples(data, "test"), median, eval_settings
     )
-    model = load(checkpoints["fine"])
+    model = load(checkpoints["fine"], device=settings.device)
     panels = _panels(model, data, out / "predictions")
     real_rows: dict[str, dict[str, float]] = {}
     if settings.real is not None:

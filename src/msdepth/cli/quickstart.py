@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from msdepth.cli.common import add_common_flags, emit, json_target
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -31,13 +33,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SECTION.KEY=VALUE",
         help="config override, e.g. --set train.batch_size=32 (repeatable)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_common_flags(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from msdepth.quickstart import QuickstartSettings, format_report, run_quickstart
 
+    json_target(args)
     report = run_quickstart(
         QuickstartSettings(
             out=args.out,
@@ -47,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             real=args.real,
             overrides=args.overrides,
-            progress=not args.quiet,
+            progress=not args.quiet and args.json != "-",
+            device=args.device,
         )
     )
-    print(format_report(report))
+    emit(args, report.to_dict(), format_report(report))
     return 0

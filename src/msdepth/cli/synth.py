@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 
+from msdepth.cli.common import add_common_flags, emit, json_target
 from msdepth.errors import ConfigError
 
 
@@ -38,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--contact-sheet", metavar="PNG", help="also save 16 test (or train) samples as a PNG"
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_common_flags(p, device=False)
     p.set_defaults(func=run)
 
 
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from msdepth.synth import synthesize_dataset
 
     size = parse_size(args.size)
+    json_target(args)
     out = synthesize_dataset(
         args.out,
         train=args.train,
@@ -55,13 +57,16 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         workers=args.workers,
         sensor=not args.clean_depth,
-        progress=not args.quiet,
+        progress=not args.quiet and args.json != "-",
     )
-    print(f"wrote {out} ({args.train} train + {args.test} test, {size[0]}x{size[1]})")
+    lines = [f"wrote {out} ({args.train} train + {args.test} test, {size[0]}x{size[1]})"]
+    result = {"dataset": str(out), "train": args.train, "test": args.test, "size": list(size)}
     if args.contact_sheet:
         from msdepth.data.contact_sheet import save_contact_sheet
 
         split = "test" if args.test > 0 else "train"
         sheet = save_contact_sheet(args.contact_sheet, out, split=split)
-        print(f"wrote {sheet}")
+        lines.append(f"wrote {sheet}")
+        result["contact_sheet"] = str(sheet)
+    emit(args, result, "\n".join(lines))
     return 0

@@ -6,6 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from msdepth.cli.common import add_common_flags, emit, json_target, status
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -30,7 +32,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, help="images per step per process")
     p.add_argument("--lr-scale", type=float, help="global factor on every learning rate")
     p.add_argument("--seed", type=int)
-    p.add_argument("--device", choices=["cpu", "cuda"])
     p.add_argument(
         "--precision",
         choices=["auto", "fp32", "bf16"],
@@ -64,7 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="debugging: find the operation whose gradient first becomes NaN (slow)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)  # = --quiet
+    add_common_flags(p)
     p.set_defaults(func=run)
 
 
@@ -106,6 +108,12 @@ def run(args: argparse.Namespace) -> int:
     config = config.with_overrides(args.set, source="--set")
     config = config.with_overrides(_flag_overrides(args), source="command line")
     resume = args.resume if args.resume is True or not args.resume else Path(args.resume)
+    json_target(args)
+    quiet = args.quiet or args.no_progress
+    if os.environ.get("RANK", "0") == "0":
+        from msdepth.devices import describe_device, resolve_device
+
+        status(args, f"device: {describe_device(resolve_device(config.train.device))}")
     result = train(
         config,
         args.data,
@@ -113,13 +121,14 @@ def run(args: argparse.Namespace) -> int:
         stages=args.stage,
         init=args.init,
         resume=resume,
-        progress=not args.no_progress,
+        progress=not quiet and args.json != "-",
     )
     if os.environ.get("RANK", "0") != "0":
         return 0  # under torchrun only rank 0 reports
+    lines = []
     for stage in result.stages.values():
         if stage.skipped:
-            print(f"{stage.stage}: already finished in {result.run}")
+            lines.append(f"{stage.stage}: already finished in {result.run}")
             continue
         loss = f"{stage.loss_history[-1][1]:.4f}" if stage.loss_history else "n/a"
         metrics = stage.final_metrics
@@ -130,10 +139,11 @@ def run(args: argparse.Namespace) -> int:
             else ""
         )
         budget = " (time budget)" if stage.stopped_by_budget else ""
-        print(
+        lines.append(
             f"{stage.stage}: {stage.steps}/{stage.total_steps} steps{budget}, loss {loss},"
             f" {stage.images_per_second:.1f} img/s{val}"
         )
     if result.model_path is not None:
-        print(f"model: {result.model_path}")
+        lines.append(f"model: {result.model_path}")
+    emit(args, result.to_dict(), "\n".join(lines))
     return 0
