@@ -51,3 +51,16 @@ def test_extending_a_cosine_schedule_is_refused_with_the_reason(data, tmp_path):
     longer = tiny_config(train__coarse_steps=6, optim__schedule="cosine")
     with pytest.raises(ConfigError, match=r"cosine.*depend on the step count.*new --out"):
         train(longer, data, tmp_path / "r", "coarse", resume=True, progress=False)
+
+
+def test_a_stage_stopped_inside_its_warm_up_extends_exactly_under_cosine(data, tmp_path):
+    cosine = {"optim__schedule": "cosine", "optim__warmup_steps": 4}
+    six = train(tiny_config(train__coarse_steps=6, **cosine), data, tmp_path / "six", "coarse",
+                progress=False)  # fmt: skip
+    train(tiny_config(train__coarse_steps=3, **cosine), data, tmp_path / "ext", "coarse",
+          progress=False)  # fmt: skip
+    train(tiny_config(train__coarse_steps=6, **cosine), data, tmp_path / "ext", "coarse",
+          resume=True, progress=False)  # fmt: skip
+    name = "checkpoints/coarse-00000006.safetensors"
+    assert digest(tmp_path / "ext" / name) == digest(tmp_path / "six" / name)
+    assert six.stages["coarse"].steps == 6

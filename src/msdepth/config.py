@@ -162,16 +162,20 @@ class Config:
         """Build from a nested dict; missing keys keep the paper's defaults."""
         return _merge(cls(), data, source)
 
-    @classmethod
-    def from_toml(cls, path: str | Path) -> Config:
+    @staticmethod
+    def read_toml_dict(path: str | Path) -> dict[str, Any]:
+        """The raw tables of a TOML config file (one-line errors for missing or bad files)."""
         path = Path(path)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            return tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"config file {path} does not exist") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Config:
+        return cls.from_dict(cls.read_toml_dict(path), source=str(path))
 
     def with_overrides(self, pairs: dict[str, Any] | list[str], source: str = "override") -> Config:
         """Apply dotted overrides: ``{"train.batch_size": 8}`` or ``["train.batch_size=8"]``.

@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget (default 10)")
     p.add_argument("--train-images", type=int, default=2000, help="synthetic training images")
+    p.add_argument(
+        "--val-images", type=int, default=100, help="synthetic validation images (default 100)"
+    )
     p.add_argument("--test-images", type=int, default=200, help="synthetic held-out images")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
@@ -46,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             out=args.out,
             minutes=args.minutes,
             train_images=args.train_images,
+            val_images=args.val_images,
             test_images=args.test_images,
             seed=args.seed,
             real=args.real,

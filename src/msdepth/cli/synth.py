@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", required=True, help="dataset folder to create")
     p.add_argument("--train", type=int, default=1000, help="training images (default 1000)")
+    p.add_argument("--val", type=int, default=0, help="validation images (default 0)")
     p.add_argument("--test", type=int, default=100, help="test images (default 100)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same data, bit for bit")
     p.add_argument("--size", default="320x240", help="image WIDTHxHEIGHT (default 320x240)")
@@ -58,9 +59,17 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         sensor=not args.clean_depth,
         progress=not args.quiet and args.json != "-",
+        val=args.val,
     )
-    lines = [f"wrote {out} ({args.train} train + {args.test} test, {size[0]}x{size[1]})"]
-    result = {"dataset": str(out), "train": args.train, "test": args.test, "size": list(size)}
+    val = f" + {args.val} val" if args.val else ""
+    lines = [f"wrote {out} ({args.train} train{val} + {args.test} test, {size[0]}x{size[1]})"]
+    result = {
+        "dataset": str(out),
+        "train": args.train,
+        "val": args.val,
+        "test": args.test,
+        "size": list(size),
+    }
     if args.contact_sheet:
         from msdepth.data.contact_sheet import save_contact_sheet
 

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from msdepth.cli.common import add_common_flags, emit, json_target, status
+from msdepth.presets import PRESETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +21,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, type=Path, help="prepared dataset folder")
     p.add_argument("--out", required=True, type=Path, help="run folder (created)")
     p.add_argument("--stage", choices=["coarse", "fine", "both"], default="both")
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=None,
+        help="a named recipe applied before --config and --set: paper (the default) or quick "
+        "(AdamW + cosine, for training from scratch in minutes; docs/training.md)",
+    )
     p.add_argument("--config", type=Path, help="TOML file with [model] [augment] [optim] [train]")
     p.add_argument(
         "--set",
@@ -88,9 +96,18 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, object]:
     return {key: value for key, value in flags.items() if value is not None}
 
 
-def run(args: argparse.Namespace) -> int:
+def _toml_pairs(path: Path) -> dict[str, object]:
+    """A TOML config file as dotted overrides, so it refines a preset key by key."""
     from msdepth.config import Config
+
+    data = Config.from_toml(path).to_dict()  # validates the file (unknown keys, types)
+    raw = Config.read_toml_dict(path)
+    return {f"{s}.{k}": data[s][k] for s, values in raw.items() for k in values}
+
+
+def run(args: argparse.Namespace) -> int:
     from msdepth.errors import DataError
+    from msdepth.presets import preset_config
     from msdepth.train import train
     from msdepth.train.trainer import resume_config
 
@@ -99,12 +116,12 @@ def run(args: argparse.Namespace) -> int:
             f"--data {args.data} is not a prepared dataset (no meta.json); "
             "run msdepth prepare or msdepth synth first"
         )
-    if args.config is not None:
-        config = Config.from_toml(args.config)
-    elif args.resume:
+    if args.resume and args.config is None and args.preset is None:
         config = resume_config(args.out)  # a resumed run keeps its own settings
     else:
-        config = Config()
+        config = preset_config(args.preset or "paper")
+        if args.config is not None:
+            config = config.with_overrides(_toml_pairs(args.config), source=str(args.config))
     config = config.with_overrides(args.set, source="--set")
     config = config.with_overrides(_flag_overrides(args), source="command line")
     resume = args.resume if args.resume is True or not args.resume else Path(args.resume)

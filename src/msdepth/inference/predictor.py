@@ -152,5 +152,6 @@ def load(
     from msdepth.checkpoint import load_model
     from msdepth.inference.backends import check_device
 
-    model, info = load_model(path, device=check_device(device))
+    device = check_device(device)
+    model, info = load_model(path, device=device)
     return DepthPredictor(TorchBackend(model, info.config, device), info.path, batch_size)

@@ -351,7 +351,11 @@ class Trainer:
         )
 
     def _extends(self, stage: Stage, state: TrainState) -> bool:
-        """Whether a finished stage is to continue: its step count was raised on resume."""
+        """Whether a finished stage is to continue: its step count was raised on resume.
+
+        Exact (equal to a run of the new length) when no rate so far depended on the step
+        count: under the constant schedule, or while every step done was in the warm-up.
+        """
         total = (
             self.config.train.coarse_steps if stage == "coarse" else self.config.train.fine_steps
         )
@@ -359,7 +363,7 @@ class Trainer:
         if total <= trained_toward:
             return False
         schedule = self.config.optim.schedule
-        if schedule != "constant":
+        if schedule != "constant" and state.step > self.config.optim.warmup_steps:
             raise ConfigError(
                 f"{self.run_dir}: the {stage} stage finished {trained_toward} steps under "
                 f"optim.schedule = {schedule!r}, whose rates depend on the step count, so it "
