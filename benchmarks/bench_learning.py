@@ -93,7 +93,10 @@ def main() -> int:
             "fine_images": fine_steps * batch,
             "fine_kept_step": fine.kept_step,
             "train_seconds": round(seconds, 1),
-            "images_per_second": {"coarse": coarse.images_per_second, "fine": fine.images_per_second},
+            "images_per_second": {
+                "coarse": coarse.images_per_second,
+                "fine": fine.images_per_second,
+            },
             "load_average": load_average(),
             **rows,
             "fine_not_worse": rows["coarse + fine"]["delta1"] >= rows["coarse"]["delta1"]

@@ -132,9 +132,7 @@ class MultiScaleDepth(nn.Module):
         self.register_buffer("rgb_mean", torch.tensor(self.config.rgb_mean).view(1, 3, 1, 1))
         self.register_buffer("rgb_std", torch.tensor(self.config.rgb_std).view(1, 3, 1, 1))
         cfg = self.config
-        self.coarse = CoarseNet(
-            self.geometry, cfg.dropout, cfg.init_log_depth, cfg.init, cfg.norm
-        )
+        self.coarse = CoarseNet(self.geometry, cfg.dropout, cfg.init_log_depth, cfg.init, cfg.norm)
         self.fine = FineNet(cfg.init_log_depth, cfg.init)
         self.stage: Stage = stage
         self.freeze_coarse = False
