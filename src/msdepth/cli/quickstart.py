@@ -41,9 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from msdepth.quickstart import QuickstartSettings, format_report, run_quickstart
-
     from msdepth.devices import describe_device, resolve_device
+    from msdepth.quickstart import QuickstartSettings, format_report, run_quickstart
 
     json_target(args)
     status(args, f"device: {describe_device(resolve_device(args.device))}")
