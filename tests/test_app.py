@@ -276,6 +276,8 @@ def test_bad_uploads_get_a_readable_error_and_the_next_upload_works(app_url, tmp
     assert status == 413 and "1 MB upload limit" in body["error"]
     status, body = _submit(app_url, big.read_bytes()[:100], "filename=x.png&fov=500")
     assert status == 400 and "between 0 and 180 degrees" in body["error"]
+    status, body = _submit(app_url, b"", "filename=empty.jpg")
+    assert status == 400 and "empty.jpg is empty" in body["error"]
     status, job = _submit(app_url, _photo(tmp_path / "ok.png").read_bytes(), "filename=ok.png")
     assert status == 202
     assert _wait(app_url, job["id"])["state"] == "done"
@@ -333,7 +335,24 @@ def test_example_rooms_are_rendered_by_the_synthetic_renderer(app_url):
     assert status == 404 and "room-1" in json.loads(body)["error"]
 
 
+def test_a_loopback_app_answers_only_loopback_host_names(app_url):
+    port = app_url.rsplit(":", 1)[1].strip("/")
+    request = urllib.request.Request(app_url, headers={"Host": f"rebound.example:{port}"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 400
+    status, _, _ = _request(f"http://localhost:{port}/api/model")
+    assert status == 200
+
+
 # ---- the command -----------------------------------------------------------------------------
+def test_the_app_listens_on_this_machine_only_unless_told():
+    from msdepth.cli.main import build_parser
+
+    args = build_parser().parse_args(["app", "--checkpoint", "run"])
+    assert (args.host, args.port, args.device) == ("127.0.0.1", 7860, "auto")
+
+
 def test_a_port_in_use_is_a_one_line_error(checkpoint, capsys):
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))

@@ -29,6 +29,8 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -60,6 +62,9 @@ class AppSettings:
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
     max_waiting: int = 32
     keep_results: int = 8
+    # Host headers answered; None = any. For a loopback address only loopback names, so that a
+    # web page elsewhere cannot reach the app through a DNS name rebound to 127.0.0.1.
+    allowed_hosts: tuple[str, ...] | None = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 
 def create_app(predictor: Any, settings: AppSettings | None = None) -> Starlette:
@@ -190,7 +195,10 @@ def create_app(predictor: Any, settings: AppSettings | None = None) -> Starlette
         Route("/api/results/{id}/points.bin", points),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware = []
+    if settings.allowed_hosts is not None:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts))
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=args.onnx or args.checkpoint,
         max_megapixels=args.max_megapixels,
         max_upload_mb=args.max_upload_mb,
+        allowed_hosts=AppSettings.allowed_hosts if args.host in LOOPBACK else None,
     )
     server = make_server(create_app(predictor, settings), quiet=args.quiet or args.json == "-")
     status(args, f"model: {predictor.source} on {describe_device(device)}")
