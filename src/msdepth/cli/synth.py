@@ -24,8 +24,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "effects into a prepared dataset (same format as `msdepth prepare`).",
     )
     p.add_argument("--out", required=True, help="dataset folder to create")
-    p.add_argument("--train", type=int, default=1000, help="training images (default 1000)")
-    p.add_argument("--test", type=int, default=100, help="test images (default 100)")
+    p.add_argument("--train", type=int, default=None, help="training images (default 1000)")
+    p.add_argument("--test", type=int, default=None, help="test images (default 100)")
+    p.add_argument(
+        "--sequence",
+        type=int,
+        default=None,
+        metavar="N",
+        help="instead: N frames of a hand-held camera walking through one room (split test, "
+        "poses, frames.mp4)",
+    )
+    p.add_argument("--fps", type=int, default=30, help="--sequence: frames per second (30)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same data, bit for bit")
     p.add_argument("--size", default="320x240", help="image WIDTHxHEIGHT (default 320x240)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
@@ -46,10 +55,14 @@ def run(args: argparse.Namespace) -> int:
     from msdepth.synth import synthesize_dataset
 
     size = parse_size(args.size)
+    if args.sequence is not None:
+        return _sequence(args, size)
+    train = 1000 if args.train is None else args.train
+    test = 100 if args.test is None else args.test
     out = synthesize_dataset(
         args.out,
-        train=args.train,
-        test=args.test,
+        train=train,
+        test=test,
         seed=args.seed,
         size=size,
         overwrite=args.overwrite,
@@ -57,11 +70,41 @@ def run(args: argparse.Namespace) -> int:
         sensor=not args.clean_depth,
         progress=not args.quiet,
     )
-    print(f"wrote {out} ({args.train} train + {args.test} test, {size[0]}x{size[1]})")
+    print(f"wrote {out} ({train} train + {test} test, {size[0]}x{size[1]})")
     if args.contact_sheet:
         from msdepth.data.contact_sheet import save_contact_sheet
 
-        split = "test" if args.test > 0 else "train"
+        split = "test" if test > 0 else "train"
         sheet = save_contact_sheet(args.contact_sheet, out, split=split)
         print(f"wrote {sheet}")
+    return 0
+
+
+def _sequence(args: argparse.Namespace, size: tuple[int, int]) -> int:
+    """``--sequence N``: one room, a hand-held walk through it (`msdepth.synth.sequence`)."""
+    from msdepth.synth.sequence import synthesize_sequence
+
+    if args.train is not None or args.test is not None:
+        raise ConfigError("--sequence renders one clip (split test); drop --train/--test")
+    w, h = size
+    if w < 32 or h < 24:
+        raise ConfigError(f"image size {w}x{h} is too small; use at least 32x24 (default 320x240)")
+    out = synthesize_sequence(
+        args.out,
+        frames=args.sequence,
+        seed=args.seed,
+        size=size,
+        fps=args.fps,
+        sensor=not args.clean_depth,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    print(
+        f"wrote {out} ({args.sequence} frames of one room at {args.fps} fps, {w}x{h}; "
+        f"poses in test/poses.npy, video {out / 'frames.mp4'})"
+    )
+    if args.contact_sheet:
+        from msdepth.data.contact_sheet import save_contact_sheet
+
+        print(f"wrote {save_contact_sheet(args.contact_sheet, out, split='test')}")
     return 0

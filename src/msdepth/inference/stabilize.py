@@ -1,0 +1,117 @@
+"""Temporal stabilisation of per-frame depth: less flicker in a video, edges that still move.
+
+A single-image network predicts every frame on its own, so its depth jitters from frame to
+frame: the whole map's scale (the coarse network's guess of the room's size) and, locally,
+the fine detail. `Stabilizer` works on the network's log depth (e.g. 74x55), frame by frame,
+with the frame's image shrunk to that size, in three steps:
+
+1. **Which pixels did not change**: the per-pixel colour change since the previous frame (mean
+   absolute RGB difference in [0, 1] of the shrunk images, where shrinking has averaged most of
+   the sensor and compression noise away). A pixel is *static* where its change is under
+   ``static``; there the scene, and so its depth, is the same as a frame ago.
+2. **Scale drift**: the median, over static pixels, of (log depth now - the previous stabilised
+   log depth) is this frame's scale offset against the running reference; a fraction
+   ``scale_memory`` of it is removed (robust: a median, in log depth, so metres scale, not shift).
+   What is left follows real changes of scale (walking towards a wall) with a short lag.
+3. **Edge-preserving filter in time**: each pixel is averaged with its previous stabilised
+   value with a weight ``pixel_memory * exp(-(change / tolerance)^2)``: static pixels are
+   smoothed, pixels whose colour changed (a moving edge, an object coming into view) take the
+   new prediction at once, so moving edges are not blurred.
+
+A **scene cut** (most pixels changed a lot at once) resets the reference: the new shot starts
+from its own prediction. No optical flow is used: on the hand-held test clips a flow-warped
+reference did not earn its cost (docs/inference.md, "Video").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+SCALE_MEMORY = 0.9  # fraction of each frame's scale offset (against the reference) removed
+PIXEL_MEMORY = 0.8  # weight of the previous value at a pixel whose colour did not change
+TOLERANCE = 0.03  # colour change (mean |RGB difference|, 0..1) that all but stops smoothing
+STATIC = 0.02  # change under which a pixel counts as static for the scale offset
+CUT_CHANGE = 0.12  # mean absolute colour change (0..1) ...
+CUT_FRACTION = 0.5  # ... over at least this fraction of pixels: a scene cut
+MIN_STATIC = 0.05  # fewer static pixels than this fraction: no scale correction this frame
+
+
+@dataclass
+class StabilizerStats:
+    """What the stabiliser did, for reports: frames seen, cuts found, mean |scale offset|."""
+
+    frames: int = 0
+    cuts: int = 0
+    scale_offset_sum: float = 0.0
+
+    @property
+    def mean_scale_offset(self) -> float:
+        """Mean absolute log-scale offset removed per frame (0.01 = 1 %)."""
+        return self.scale_offset_sum / max(self.frames - 1 - self.cuts, 1)
+
+
+class Stabilizer:
+    """Feed it each frame's network log depth and RGB, in order; it returns stabilised log depth.
+
+    One instance per clip (or call `reset`). Parameters: see the module docstring.
+    """
+
+    def __init__(
+        self,
+        scale_memory: float = SCALE_MEMORY,
+        pixel_memory: float = PIXEL_MEMORY,
+        tolerance: float = TOLERANCE,
+        static: float = STATIC,
+    ):
+        for name, value in (("scale_memory", scale_memory), ("pixel_memory", pixel_memory)):
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {value}")
+        if tolerance <= 0 or static <= 0:
+            raise ValueError(f"tolerance and static must be positive, got {tolerance}, {static}")
+        self.scale_memory = scale_memory
+        self.pixel_memory = pixel_memory
+        self.tolerance = tolerance
+        self.static = static
+        self.stats = StabilizerStats()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the previous frames (the next one is taken as it is)."""
+        self._previous: np.ndarray | None = None
+        self._image: np.ndarray | None = None
+
+    @staticmethod
+    def _small_image(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """(h, w, 3) float32 in [0, 1]: the frame shrunk (antialiased) to the depth's size."""
+        h, w = shape
+        small = Image.fromarray(np.asarray(rgb, dtype=np.uint8)).resize((w, h), Image.BILINEAR)
+        return np.asarray(small, dtype=np.float32) / np.float32(255.0)
+
+    def __call__(self, log_depth: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+        """This frame's stabilised log depth (same shape as ``log_depth``)."""
+        log_depth = np.asarray(log_depth, dtype=np.float32)
+        image = self._small_image(rgb, log_depth.shape)
+        self.stats.frames += 1
+        previous, before = self._previous, self._image
+        self._image = image
+        if previous is None or before is None or previous.shape != log_depth.shape:
+            self._previous = log_depth.copy()
+            return log_depth
+        change = np.abs(image - before).mean(axis=2)
+        if float(np.mean(change > CUT_CHANGE)) >= CUT_FRACTION:  # a new shot
+            self.stats.cuts += 1
+            self._previous = log_depth.copy()
+            return log_depth
+        static = change < np.float32(self.static)
+        corrected = log_depth
+        if static.mean() >= MIN_STATIC:
+            offset = float(np.median((log_depth - previous)[static]))
+            self.stats.scale_offset_sum += abs(offset)
+            corrected = log_depth - np.float32(self.scale_memory * offset)
+        weight = np.float32(self.pixel_memory) * np.exp(-np.square(change / self.tolerance))
+        out = corrected + weight * (previous - corrected)
+        self._previous = out
+        return out.astype(np.float32, copy=False)
