@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from msdepth.cli.common import add_common_flags, emit, json_target, status
 from msdepth.errors import ConfigError
 
 OUTPUT_KINDS = ("color", "png16", "npy", "panel", "ply", "video")
@@ -80,8 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--flip-tta", action="store_true", help="average with the mirrored image")
     p.add_argument("--batch-size", type=int, default=8, help="images per network call (default 8)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (PyTorch checkpoints)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_common_flags(p)
     p.set_defaults(func=run)
 
 
@@ -115,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         cy=args.cy,
         fov=args.fov,
     )
+    json_target(args)
     ensure_folder(args.out, "--out folder")
     paths = [] if args.camera is not None else expand_paths(args.inputs)
     named = list(zip(paths, unique_names([p.stem for p in paths]), strict=True))
@@ -124,29 +125,32 @@ def run(args: argparse.Namespace) -> int:
         )
     inputs = {p.resolve() for p in paths}
     predictor = load(args.onnx or args.checkpoint, device=args.device, batch_size=args.batch_size)
+    status(args, f"device: {predictor.device} ({predictor.backend.name})")
     total = None if args.camera is not None or any(is_video(p) for p in paths) else len(paths)
-    bar = tqdm(total=total, desc="predict", unit="img", disable=args.quiet)
-    count = _predict_images(args, predictor, [(p, n) for p, n in named if not is_video(p)],
-                            options, inputs, bar)  # fmt: skip
-    lines = []
-    for path, name in named:
-        if is_video(path):
-            lines.append(_predict_clip(args, predictor, path, name, options, inputs, bar))
+    bar = tqdm(total=total, desc="predict", unit="img", disable=args.quiet or args.json == "-")
+    files: list[str] = []
+    images = [(p, n) for p, n in named if not is_video(p)]
+    count = _predict_images(args, predictor, images, options, inputs, bar, files)
+    clips = [(p, n) for p, n in named if is_video(p)]
     if args.camera is not None:
-        lines.append(
-            _predict_clip(args, predictor, None, f"camera{args.camera}", options, None, bar)
-        )
+        clips.append((None, f"camera{args.camera}"))
+    lines, videos = [], []
+    for path, name in clips:
+        clip = _predict_clip(args, predictor, path, name, options, inputs, bar)
+        files += clip.files
+        videos.append(clip.to_dict())
+        lines.append(_describe(clip, args.out))
     bar.close()
-    if count:
-        print(
-            f"wrote {', '.join(k for k in kinds if k != 'video')} for {count} image(s) to {args.out}"
-        )
-    for line in lines:
-        print(line)
+    if images or not clips:
+        frame_kinds = ", ".join(k for k in kinds if k != "video")
+        lines.insert(0, f"wrote {frame_kinds} for {count} image(s) to {args.out}")
+    result = {"images": count, "out": str(args.out), "device": predictor.device, "files": files,
+              "videos": videos}  # fmt: skip
+    emit(args, result, "\n".join(lines))
     return 0
 
 
-def _predict_images(args, predictor, named, options, inputs, bar) -> int:
+def _predict_images(args, predictor, named, options, inputs, bar, files: list[str]) -> int:
     """Image files: batched through the network, each file's outputs written as it comes."""
     from msdepth.data.images import read_rgb
     from msdepth.inference.outputs import write_outputs
@@ -156,14 +160,14 @@ def _predict_images(args, predictor, named, options, inputs, bar) -> int:
     for (name, rgb), depth in predictor.predict_stream(
         items, rgb_of=lambda item: item[1], flip_tta=args.flip_tta
     ):
-        write_outputs(args.out, name, rgb, depth, options, protect=inputs)
+        files += map(str, write_outputs(args.out, name, rgb, depth, options, protect=inputs))
         count += 1
         bar.update(1)
     return count
 
 
-def _predict_clip(args, predictor, path, name, options, inputs, bar) -> str:
-    """A video file (two passes, one colour range) or the live camera; returns a report line."""
+def _predict_clip(args, predictor, path, name, options, inputs, bar):
+    """A video file (two passes, one colour range) or the live camera (`inference.video`)."""
     from msdepth.inference.video import FrameLayout, predict_camera, predict_video
 
     layout = FrameLayout(panel=args.panel, colorbar=args.colorbar)
@@ -175,17 +179,19 @@ def _predict_clip(args, predictor, path, name, options, inputs, bar) -> str:
         progress=bar.update,
     )
     if path is None:
-        result = predict_camera(predictor, args.camera, args.out, name, options,
-                                max_frames=args.frames, **common)  # fmt: skip
-    else:
-        result = predict_video(predictor, path, args.out, name, options, every=args.every,
-                               protect=inputs, **common)  # fmt: skip
-    w, h = result.size
-    wrote = [str(result.video)] if result.video else []
-    if result.files:
-        wrote.append(f"{result.files} per-frame file(s) in {args.out}")
+        return predict_camera(predictor, args.camera, args.out, name, options,
+                              max_frames=args.frames, **common)  # fmt: skip
+    return predict_video(predictor, path, args.out, name, options, every=args.every,
+                         protect=inputs, **common)  # fmt: skip
+
+
+def _describe(clip, out: Path) -> str:
+    w, h = clip.size
+    wrote = [str(clip.video)] if clip.video else []
+    if clip.files:
+        wrote.append(f"{len(clip.files)} per-frame file(s) in {out}")
     return (
-        f"{result.source}: {result.frames} frames at {float(result.rate):.4g} fps, {w}x{h}"
-        f"{', stabilized' if result.stabilizer else ''}; colours {result.depth_range.vmin:.3g} m "
-        f"(bright) to {result.depth_range.vmax:.3g} m (dark); wrote {' and '.join(wrote)}"
+        f"{clip.source}: {clip.frames} frames at {float(clip.rate):.4g} fps, {w}x{h}"
+        f"{', stabilized' if clip.stabilizer else ''}; colours {clip.depth_range.vmin:.3g} m "
+        f"(bright) to {clip.depth_range.vmax:.3g} m (dark); wrote {' and '.join(wrote)}"
     )

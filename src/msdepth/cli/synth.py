@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 
+from msdepth.cli.common import add_common_flags, emit, json_target
 from msdepth.errors import ConfigError
 
 
@@ -25,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", required=True, help="dataset folder to create")
     p.add_argument("--train", type=int, default=None, help="training images (default 1000)")
+    p.add_argument("--val", type=int, default=None, help="validation images (default 0)")
     p.add_argument("--test", type=int, default=None, help="test images (default 100)")
     p.add_argument(
         "--sequence",
@@ -47,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--contact-sheet", metavar="PNG", help="also save 16 test (or train) samples as a PNG"
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_common_flags(p, device=False)
     p.set_defaults(func=run)
 
 
@@ -55,10 +57,12 @@ def run(args: argparse.Namespace) -> int:
     from msdepth.synth import synthesize_dataset
 
     size = parse_size(args.size)
+    json_target(args)
     if args.sequence is not None:
         return _sequence(args, size)
     train = 1000 if args.train is None else args.train
     test = 100 if args.test is None else args.test
+    val = 0 if args.val is None else args.val
     out = synthesize_dataset(
         args.out,
         train=train,
@@ -68,15 +72,26 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         workers=args.workers,
         sensor=not args.clean_depth,
-        progress=not args.quiet,
+        progress=not args.quiet and args.json != "-",
+        val=val,
     )
-    print(f"wrote {out} ({train} train + {test} test, {size[0]}x{size[1]})")
+    vals = f" + {val} val" if val else ""
+    lines = [f"wrote {out} ({train} train{vals} + {test} test, {size[0]}x{size[1]})"]
+    result = {
+        "dataset": str(out),
+        "train": train,
+        "val": val,
+        "test": test,
+        "size": list(size),
+    }
     if args.contact_sheet:
         from msdepth.data.contact_sheet import save_contact_sheet
 
         split = "test" if test > 0 else "train"
         sheet = save_contact_sheet(args.contact_sheet, out, split=split)
-        print(f"wrote {sheet}")
+        lines.append(f"wrote {sheet}")
+        result["contact_sheet"] = str(sheet)
+    emit(args, result, "\n".join(lines))
     return 0
 
 
@@ -84,8 +99,8 @@ def _sequence(args: argparse.Namespace, size: tuple[int, int]) -> int:
     """``--sequence N``: one room, a hand-held walk through it (`msdepth.synth.sequence`)."""
     from msdepth.synth.sequence import synthesize_sequence
 
-    if args.train is not None or args.test is not None:
-        raise ConfigError("--sequence renders one clip (split test); drop --train/--test")
+    if args.train is not None or args.test is not None or args.val is not None:
+        raise ConfigError("--sequence renders one clip (split test); drop --train/--val/--test")
     w, h = size
     if w < 32 or h < 24:
         raise ConfigError(f"image size {w}x{h} is too small; use at least 32x24 (default 320x240)")
@@ -97,14 +112,24 @@ def _sequence(args: argparse.Namespace, size: tuple[int, int]) -> int:
         fps=args.fps,
         sensor=not args.clean_depth,
         overwrite=args.overwrite,
-        progress=not args.quiet,
+        progress=not args.quiet and args.json != "-",
     )
-    print(
+    lines = [
         f"wrote {out} ({args.sequence} frames of one room at {args.fps} fps, {w}x{h}; "
         f"poses in test/poses.npy, video {out / 'frames.mp4'})"
-    )
+    ]
+    result = {
+        "dataset": str(out),
+        "sequence": args.sequence,
+        "fps": args.fps,
+        "size": list(size),
+        "video": str(out / "frames.mp4"),
+    }
     if args.contact_sheet:
         from msdepth.data.contact_sheet import save_contact_sheet
 
-        print(f"wrote {save_contact_sheet(args.contact_sheet, out, split='test')}")
+        sheet = save_contact_sheet(args.contact_sheet, out, split="test")
+        lines.append(f"wrote {sheet}")
+        result["contact_sheet"] = str(sheet)
+    emit(args, result, "\n".join(lines))
     return 0

@@ -188,7 +188,7 @@ class VideoResult:
     size: tuple[int, int]  # (W, H) of the input frames
     depth_range: DepthRange
     video: Path | None  # the depth video written, if asked for
-    files: int  # per-frame files written
+    files: list[str]  # per-frame files written
     stabilizer: StabilizerStats | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -200,7 +200,7 @@ class VideoResult:
             "vmin": self.depth_range.vmin,
             "vmax": self.depth_range.vmax,
             "video": str(self.video) if self.video else None,
-            "files": self.files,
+            "files": len(self.files),
             "stabilized": self.stabilizer is not None,
         }
 
@@ -309,11 +309,11 @@ def _write_clip(
     size: tuple[int, int],
     protect: set[Path] | None,
     progress: Callable[[int], None] | None,
-) -> int:
+) -> list[str]:
     """Pass 2 (or the only pass of live input): upsample, draw, encode, write per-frame files."""
     from contextlib import nullcontext
 
-    written = 0
+    written: list[str] = []
     bar_cache: dict[DepthRange, np.ndarray] = {}
     encoder: Any = (
         VideoWriter(target, rate, layout.size(*size), metadata=_tags(depth_range))
@@ -335,10 +335,11 @@ def _write_clip(
                 frame_options = dataclasses.replace(
                     options, vmin=frame_range.vmin, vmax=frame_range.vmax
                 )
-                written += len(
+                written += map(
+                    str,
                     write_outputs(
                         out_dir, f"{name}_f{index:06d}", rgb, depth, frame_options, protect
-                    )
+                    ),
                 )
             if target is not None:
                 bar = None
