@@ -66,8 +66,8 @@ def _open_stream(av: ModuleType, container: Any, path: Path) -> Any:
     ctx = stream.codec_context
     if ctx is None or getattr(ctx, "name", None) in (None, "", "none"):
         raise DataError(
-            f"video {path} uses a codec this PyAV/FFmpeg cannot decode "
-            f"({stream.codec_tag or 'unknown'}); convert it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4"
+            f"video {path} uses a codec this PyAV/FFmpeg cannot decode; convert it, e.g. "
+            "ffmpeg -i IN -c:v libx264 OUT.mp4"
         )
     return stream
 

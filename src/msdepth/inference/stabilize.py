@@ -3,23 +3,26 @@
 A single-image network predicts every frame on its own, so its depth jitters from frame to
 frame: the whole map's scale (the coarse network's guess of the room's size) and, locally,
 the fine detail. `Stabilizer` works on the network's log depth (e.g. 74x55), frame by frame,
-with the frame's image shrunk to that size, in three steps:
+with the frame's image shrunk to that size:
 
 1. **Which pixels did not change**: the per-pixel colour change since the previous frame (mean
    absolute RGB difference in [0, 1] of the shrunk images, where shrinking has averaged most of
    the sensor and compression noise away). A pixel is *static* where its change is under
-   ``static``; there the scene, and so its depth, is the same as a frame ago.
-2. **Scale drift**: the median, over static pixels, of (log depth now - the previous stabilised
-   log depth) is this frame's scale offset against the running reference; a fraction
-   ``scale_memory`` of it is removed (robust: a median, in log depth, so metres scale, not shift).
-   What is left follows real changes of scale (walking towards a wall) with a short lag.
-3. **Edge-preserving filter in time**: each pixel is averaged with its previous stabilised
-   value with a weight ``pixel_memory * exp(-(change / tolerance)^2)``: static pixels are
-   smoothed, pixels whose colour changed (a moving edge, an object coming into view) take the
-   new prediction at once, so moving edges are not blurred.
+   ``static``; there the scene is the same as a frame ago.
+2. **Scale offset against the running reference** (the previous stabilised frame): the median,
+   over static pixels (all pixels when too few are static), of (log depth now - reference).
+   Robust (a median) and in log depth, so it is a scale, not a shift.
+3. **Edge-preserving filter in time**: the reference, brought to this frame's scale, is blended
+   into each pixel with a weight ``pixel_memory * exp(-(change / tolerance)^2)``: static pixels
+   are averaged over a few frames, pixels whose colour changed (a moving edge, something coming
+   into view) take the new prediction at once, so moving edges are not blurred.
+4. **Scale drift removed, real scale changes kept**: the output's scale does not jump with each
+   frame's offset but follows it through a level-and-trend filter (Holt's double exponential
+   smoothing, ``scale_response`` and ``trend_response``): jitter is damped, while a steady change
+   (walking towards a wall makes every depth shrink) is followed without a lasting lag.
 
 A **scene cut** (most pixels changed a lot at once) resets the reference: the new shot starts
-from its own prediction. No optical flow is used: on the hand-held test clips a flow-warped
+from its own prediction. No optical flow is used: on the hand-held test clip a flow-warped
 reference did not earn its cost (docs/inference.md, "Video").
 """
 
@@ -30,13 +33,14 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-SCALE_MEMORY = 0.9  # fraction of each frame's scale offset (against the reference) removed
-PIXEL_MEMORY = 0.8  # weight of the previous value at a pixel whose colour did not change
+SCALE_RESPONSE = 0.15  # share of each frame's scale offset the output follows at once
+TREND_RESPONSE = 0.1  # how fast the followed trend of scale (walking) adapts
+PIXEL_MEMORY = 0.8  # weight of the reference at a pixel whose colour did not change
 TOLERANCE = 0.03  # colour change (mean |RGB difference|, 0..1) that all but stops smoothing
 STATIC = 0.02  # change under which a pixel counts as static for the scale offset
 CUT_CHANGE = 0.12  # mean absolute colour change (0..1) ...
 CUT_FRACTION = 0.5  # ... over at least this fraction of pixels: a scene cut
-MIN_STATIC = 0.05  # fewer static pixels than this fraction: no scale correction this frame
+MIN_STATIC = 0.05  # fewer static pixels than this fraction: the offset is taken over all pixels
 
 
 @dataclass
@@ -61,17 +65,21 @@ class Stabilizer:
 
     def __init__(
         self,
-        scale_memory: float = SCALE_MEMORY,
+        scale_response: float = SCALE_RESPONSE,
+        trend_response: float = TREND_RESPONSE,
         pixel_memory: float = PIXEL_MEMORY,
         tolerance: float = TOLERANCE,
         static: float = STATIC,
     ):
-        for name, value in (("scale_memory", scale_memory), ("pixel_memory", pixel_memory)):
-            if not 0.0 <= value < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {value}")
+        if not (0 < scale_response <= 1 and 0 <= trend_response <= 1 and 0 <= pixel_memory < 1):
+            raise ValueError(
+                "need 0 < scale_response <= 1, 0 <= trend_response <= 1, 0 <= pixel_memory < 1; "
+                f"got {scale_response}, {trend_response}, {pixel_memory}"
+            )
         if tolerance <= 0 or static <= 0:
             raise ValueError(f"tolerance and static must be positive, got {tolerance}, {static}")
-        self.scale_memory = scale_memory
+        self.scale_response = scale_response
+        self.trend_response = trend_response
         self.pixel_memory = pixel_memory
         self.tolerance = tolerance
         self.static = static
@@ -82,6 +90,7 @@ class Stabilizer:
         """Forget the previous frames (the next one is taken as it is)."""
         self._previous: np.ndarray | None = None
         self._image: np.ndarray | None = None
+        self._trend = 0.0
 
     @staticmethod
     def _small_image(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -98,20 +107,23 @@ class Stabilizer:
         previous, before = self._previous, self._image
         self._image = image
         if previous is None or before is None or previous.shape != log_depth.shape:
-            self._previous = log_depth.copy()
+            self._previous, self._trend = log_depth.copy(), 0.0
             return log_depth
         change = np.abs(image - before).mean(axis=2)
         if float(np.mean(change > CUT_CHANGE)) >= CUT_FRACTION:  # a new shot
             self.stats.cuts += 1
-            self._previous = log_depth.copy()
+            self._previous, self._trend = log_depth.copy(), 0.0
             return log_depth
         static = change < np.float32(self.static)
-        corrected = log_depth
-        if static.mean() >= MIN_STATIC:
-            offset = float(np.median((log_depth - previous)[static]))
-            self.stats.scale_offset_sum += abs(offset)
-            corrected = log_depth - np.float32(self.scale_memory * offset)
+        difference = log_depth - previous
+        offset = float(np.median(difference[static] if static.mean() >= MIN_STATIC else difference))
+        # the per-pixel filter, against the reference brought to this frame's scale
         weight = np.float32(self.pixel_memory) * np.exp(-np.square(change / self.tolerance))
-        out = corrected + weight * (previous - corrected)
+        filtered = log_depth - weight * (difference - np.float32(offset))
+        # the output's scale moves by `step`, not by this frame's whole offset (Holt's filter)
+        step = self.scale_response * offset + (1.0 - self.scale_response) * self._trend
+        self._trend += self.trend_response * (step - self._trend)
+        self.stats.scale_offset_sum += abs(offset - step)
+        out = filtered - np.float32(offset - step)
         self._previous = out
-        return out.astype(np.float32, copy=False)
+        return out

@@ -5,8 +5,8 @@
 1. decode every ``every``-th frame, run the network in batches and (by default) the temporal
    `Stabilizer`, keeping only the network-resolution log depth of each frame (74x55 floats:
    16 kB a frame, so an hour at 30 fps is under 2 GB);
-2. take the clip's colour range from all of them (2nd to 98th percentile of depth, unless
-   ``vmin``/``vmax`` are given), decode the clip again, upsample each frame's depth to the
+2. take the clip's colour range from them (2nd to 98th percentile of the depth of up to 32
+   evenly spaced frames, unless ``vmin``/``vmax`` are given), decode the clip again, upsample each frame's depth to the
    video's size and write the depth video (colour, or ``panel``: input | colour, optionally with
    a colour bar in metres) and any per-frame files (``npy``, ``png16``, ``color``, ...; colour
    ones in the clip's range too).
@@ -41,7 +41,7 @@ from msdepth.visualize import DEFAULT_CMAP, colorize_depth, make_panel
 
 VIDEO_SUFFIX = ".depth.mp4"
 RANGE_PERCENTILES = (2.0, 98.0)
-RANGE_SAMPLE_FRAMES = 512  # frames (evenly spaced) whose depth sets the range of a longer clip
+RANGE_SAMPLE_FRAMES = 32  # frames (evenly spaced) whose depth sets the range of a longer clip
 
 
 @dataclass(frozen=True)
@@ -93,18 +93,26 @@ class DepthRange:
 
 
 def clip_range(
+    predictor: DepthPredictor,
     log_depths: Sequence[np.ndarray],
-    correction: float,
+    size: tuple[int, int],
     vmin: float | None = None,
     vmax: float | None = None,
 ) -> DepthRange:
-    """The clip's colour range: given ends, else percentiles of all frames' depth (network
-    resolution: the full-size maps are its bilinear upsampling, with the same distribution)."""
+    """The clip's colour range: given ends, else the percentiles of the depth of up to
+    `RANGE_SAMPLE_FRAMES` evenly spaced frames (every frame of a shorter clip), upsampled to the
+    video's ``size`` = (W, H) as they are drawn."""
     if vmin is not None and vmax is not None:
         return DepthRange(vmin, vmax)
-    step = max(1, len(log_depths) // RANGE_SAMPLE_FRAMES)
-    sample = np.concatenate([np.ravel(d) for d in log_depths[::step]]).astype(np.float64)
-    depth = np.exp(sample[np.isfinite(sample)]) * correction
+    w, h = size
+    picks = np.unique(np.linspace(0, len(log_depths) - 1, RANGE_SAMPLE_FRAMES).round().astype(int))
+    depth = np.concatenate(
+        [
+            predictor.backend.metric_depth(log_depths[i], h, w, predictor.scale_correction).ravel()
+            for i in picks
+        ]
+    )
+    depth = depth[np.isfinite(depth) & (depth > 0)]
     if depth.size == 0:
         raise DataError("no finite depth in the clip to choose a colour range from")
     lo, hi = np.percentile(depth, RANGE_PERCENTILES)
@@ -250,7 +258,7 @@ def predict_video(
         indices.append(index)
         if progress:
             progress(1)
-    depth_range = clip_range(logs, predictor.scale_correction, options.vmin, options.vmax)
+    depth_range = clip_range(predictor, logs, (info.width, info.height), options.vmin, options.vmax)
     frame_options = _frame_options(options, depth_range)
     rate = info.rate / every
     written = _write_clip(
