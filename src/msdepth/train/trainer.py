@@ -193,6 +193,7 @@ class Trainer:
         # Inference corrects whole-frame predictions by input_width / reference_width.
         self.config = config.replace("model", reference_width=self.train_set.image_size[0])
         self.run_dir = run
+        self.data = data
         self.dist = dist
         self.device = dist.device
         self.keeper = CheckpointKeeper(run, self.config.train.keep_last)
@@ -231,6 +232,16 @@ class Trainer:
             tmp.replace(self.run_dir / "config.toml")
         self.dist.barrier()
         self.observer.open()
+        # what the model learned from, for model cards (msdepth app)
+        meta = self.train_set.meta
+        self.observer.log(
+            {
+                "kind": "data",
+                "data": str(self.data),
+                "source": meta.get("source", {}),
+                "train_images": meta["splits"].get("train", {}).get("count"),
+            }
+        )
         result = TrainResult(self.run_dir, self.config, None, device=str(self.device))
         deterministic = torch.are_deterministic_algorithms_enabled()
         try:
