@@ -63,6 +63,11 @@ PAPER_SAMPLES = {"coarse": 2_000_000, "fine": 1_500_000}  # paper, "Training"
 TARGETS = {"coarse_images_per_s_at_256": 15_000, "paper_schedule_minutes": 10}  # issue 14
 
 
+def sig(x: float, digits: int = 4) -> float:
+    """``x`` to ``digits`` significant digits (rates span 0.1 on a busy CPU to 1e5 on a GPU)."""
+    return float(f"{x:.{digits}g}")
+
+
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -187,7 +192,7 @@ def loader_rate(batches, count: int, device: torch.device, warmup: int = 2) -> d
     n = sum(next(it).image.shape[0] for _ in range(count))
     synchronize(device)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return {"samples_per_s": round(n / wall, 1), "samples_per_cpu_s": round(n / cpu, 1)}
+    return {"samples_per_s": sig(n / wall), "samples_per_cpu_s": sig(n / cpu)}
 
 
 def bench_loaders(args: argparse.Namespace, data: Path, batch: int) -> dict[str, Any]:
@@ -230,7 +235,7 @@ def feed_ratio(args: argparse.Namespace, data: Path, tmp: Path, batch: int) -> d
             train_s, _ = path.timed(0, args.steps)
             train = args.steps * batch / train_s
             load = loader_rate(batches, args.steps, device, warmup=0)["samples_per_s"]
-            rounds.append({"train_images_per_s": round(train, 1), "loader_samples_per_s": load})
+            rounds.append({"train_images_per_s": sig(train), "loader_samples_per_s": load})
     finally:
         path.close()
     ratios = [r["loader_samples_per_s"] / r["train_images_per_s"] for r in rounds]
@@ -269,7 +274,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         results["gflop_per_image"] = {s: round(g, 3) for s, g in gflop.items()}
 
         matmul = matmul_tflops(device, args.matmul_n)
-        results["matmul_bf16"] = {"n": args.matmul_n, "tflop_per_s": round(matmul, 1)}
+        results["matmul_bf16"] = {"n": args.matmul_n, "tflop_per_s": sig(matmul)}
 
         train = [
             guarded_row(bench_row, args, data, tmp, stage, batch, inits[stage], gflop, matmul)
@@ -318,11 +323,11 @@ def bench_row(
         row: dict[str, Any] = {
             "stage": stage,
             "batch": batch,
-            "images_per_s": round(ips, 1),
-            "images_per_cpu_s": round(args.steps * batch / cpu, 1),
+            "images_per_s": sig(ips),
+            "images_per_cpu_s": sig(args.steps * batch / cpu),
             "ms_per_step": round(1000 * secs / args.steps, 2),
-            "tflop_per_s": round(ips * gflop[stage] / 1e3, 2),
-            "share_of_matmul": round(ips * gflop[stage] / 1e3 / matmul, 3),
+            "tflop_per_s": sig(ips * gflop[stage] / 1e3),
+            "share_of_matmul": sig(ips * gflop[stage] / 1e3 / matmul),
         }
         if device.type == "cuda":
             row["peak_gib"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
@@ -367,7 +372,7 @@ def bench_compiled(
         secs, _ = path.timed(args.warmup, args.steps)
     finally:
         path.close()
-    return {"images_per_s": round(args.steps * batch / secs, 1), "compile_s": round(compile_s, 1)}
+    return {"images_per_s": sig(args.steps * batch / secs), "compile_s": round(compile_s, 1)}
 
 
 def projection(train: list[dict[str, Any]], compiled: dict[str, Any]) -> dict[str, Any]:
@@ -388,10 +393,10 @@ def projection(train: list[dict[str, Any]], compiled: dict[str, Any]) -> dict[st
         out[stage] = {
             "images_per_s": rate,
             "setting": how,
-            "minutes": round(samples / rate / 60, 2),
+            "minutes": sig(samples / rate / 60),
         }
         minutes += samples / rate / 60
-    out["minutes"] = round(minutes, 2)
+    out["minutes"] = sig(minutes)
     return out
 
 

@@ -1,6 +1,5 @@
 """The learning-rate rule for batches larger than the paper's 32."""
 
-import json
 import math
 
 import pytest
@@ -33,20 +32,25 @@ def test_reference_batch_must_be_positive():
 
 
 def test_training_uses_the_scaled_rates_after_warm_up(tmp_path):
-    from msdepth.train import train
+    from msdepth.train.distributed import setup_distributed
+    from msdepth.train.trainer import Trainer
 
     cfg = tiny_config(
         optim__batch_lr_rule="linear",
         optim__reference_batch=2,  # batch 4: twice the rates
         optim__warmup_steps=2,
-        train__coarse_steps=4,
-        train__log_every=1,
-        train__val_every=100,
     )
-    run = tmp_path / "run"
-    train(cfg, tiny_data(tmp_path / "data"), run, stages="coarse", progress=False)
-    logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
-    lrs = {r["step"]: r["lr"]["coarse.coarse6"] for r in logged if r["kind"] == "train"}
+    (tmp_path / "run").mkdir()
+    trainer = Trainer(
+        cfg, tiny_data(tmp_path / "data"), tmp_path / "run", setup_distributed("cpu"), False
+    )
+    s = trainer._start_stage("coarse", None, None, None)
+    rates = {}
+    for step in (0, 3):  # the first warm-up step, and one after the warm-up
+        s.step = step
+        trainer._train_step(s)
+        rates[step] = {g["name"]: g["lr"] for g in s.optimizer.param_groups}["coarse.coarse6"]
+    s.batches = iter(())
     base = cfg.optim.coarse_fc_lr
-    assert lrs[1] == pytest.approx(2 * base * 0.5)  # warm-up step 1 of 2
-    assert lrs[4] == pytest.approx(2 * base)
+    assert rates[0] == pytest.approx(2 * base * 0.5)
+    assert rates[3] == pytest.approx(2 * base)

@@ -112,6 +112,7 @@ def test_a_split_that_does_not_fit_in_memory_is_one_clear_error(tiny_dataset, mo
     assert resolve_loader("auto", ds, torch.device("cpu")) == ("workers", None)
 
 
+@pytest.mark.slow
 def test_training_with_either_loader_gives_the_same_run(tmp_path):
     from msdepth.train import train
 
@@ -119,6 +120,7 @@ def test_training_with_either_loader_gives_the_same_run(tmp_path):
     runs = {}
     for kind in ("workers", "memory"):
         cfg = tiny_config(train__loader=kind, train__coarse_steps=4, train__val_every=100)
+        cfg = cfg.replace("train", checkpoint_every=100, panel_every=100)
         runs[kind] = train(cfg, data, tmp_path / kind, stages="coarse", progress=False)
     workers, memory = (runs[k].stages["coarse"].loss_history for k in ("workers", "memory"))
     assert workers and workers == memory
