@@ -31,8 +31,8 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ConfigError(
-                f"--device {name} was requested but this PyTorch sees no CUDA GPU; "
-                "use --device auto or cpu"
+                f"device {str(name)!r} is not available: this PyTorch sees no CUDA GPU; "
+                "use --device cpu (or auto)"
             )
         if device.index is None:
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from msdepth.cli.common import add_common_flags, emit, json_target, status
 from msdepth.errors import ConfigError
 
 OUTPUT_KINDS = ("color", "png16", "npy", "panel", "ply")
@@ -59,8 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--every", type=int, default=1, help="videos: every N-th frame (default 1)")
     p.add_argument("--flip-tta", action="store_true", help="average with the mirrored image")
     p.add_argument("--batch-size", type=int, default=8, help="images per network call (default 8)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (PyTorch checkpoints)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_common_flags(p)
     p.set_defaults(func=run)
 
 
@@ -88,20 +88,24 @@ def run(args: argparse.Namespace) -> int:
         cy=args.cy,
         fov=args.fov,
     )
+    json_target(args)
     ensure_folder(args.out, "--out folder")
     paths = expand_paths(args.inputs)
     inputs = {p.resolve() for p in paths}
     predictor = load(args.onnx or args.checkpoint, device=args.device, batch_size=args.batch_size)
+    status(args, f"device: {predictor.device} ({predictor.backend.name})")
     total = None if any(is_video(p) for p in paths) else len(paths)
     frames = iter_frames([str(p) for p in paths], every=args.every)
     count = 0
-    bar = tqdm(total=total, desc="predict", unit="img", disable=args.quiet)
+    bar = tqdm(total=total, desc="predict", unit="img", disable=args.quiet or args.json == "-")
+    files: list[str] = []
     for (frame, rgb), depth in predictor.predict_stream(
         frames, rgb_of=lambda item: item[1], flip_tta=args.flip_tta
     ):
-        write_outputs(args.out, frame.name, rgb, depth, options, protect=inputs)
+        files += map(str, write_outputs(args.out, frame.name, rgb, depth, options, protect=inputs))
         count += 1
         bar.update(1)
     bar.close()
-    print(f"wrote {', '.join(kinds)} for {count} image(s) to {args.out}")
+    result = {"images": count, "out": str(args.out), "device": predictor.device, "files": files}
+    emit(args, result, f"wrote {', '.join(kinds)} for {count} image(s) to {args.out}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 
+from msdepth.cli.common import add_common_flags, emit, json_target
 from msdepth.errors import ConfigError
 
 
@@ -25,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", required=True, help="dataset folder to create")
     p.add_argument("--train", type=int, default=1000, help="training images (default 1000)")
+    p.add_argument("--val", type=int, default=0, help="validation images (default 0)")
     p.add_argument("--test", type=int, default=100, help="test images (default 100)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same data, bit for bit")
     p.add_argument("--size", default="320x240", help="image WIDTHxHEIGHT (default 320x240)")
@@ -38,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--contact-sheet", metavar="PNG", help="also save 16 test (or train) samples as a PNG"
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_common_flags(p, device=False)
     p.set_defaults(func=run)
 
 
@@ -46,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from msdepth.synth import synthesize_dataset
 
     size = parse_size(args.size)
+    json_target(args)
     out = synthesize_dataset(
         args.out,
         train=args.train,
@@ -55,13 +58,24 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         workers=args.workers,
         sensor=not args.clean_depth,
-        progress=not args.quiet,
+        progress=not args.quiet and args.json != "-",
+        val=args.val,
     )
-    print(f"wrote {out} ({args.train} train + {args.test} test, {size[0]}x{size[1]})")
+    val = f" + {args.val} val" if args.val else ""
+    lines = [f"wrote {out} ({args.train} train{val} + {args.test} test, {size[0]}x{size[1]})"]
+    result = {
+        "dataset": str(out),
+        "train": args.train,
+        "val": args.val,
+        "test": args.test,
+        "size": list(size),
+    }
     if args.contact_sheet:
         from msdepth.data.contact_sheet import save_contact_sheet
 
         split = "test" if args.test > 0 else "train"
         sheet = save_contact_sheet(args.contact_sheet, out, split=split)
-        print(f"wrote {sheet}")
+        lines.append(f"wrote {sheet}")
+        result["contact_sheet"] = str(sheet)
+    emit(args, result, "\n".join(lines))
     return 0

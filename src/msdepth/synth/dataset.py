@@ -117,15 +117,16 @@ def synthesize_dataset(
     workers: int | None = None,
     sensor: bool = True,
     progress: bool = True,
+    val: int = 0,
 ) -> Path:
-    """Write ``train`` + ``test`` synthetic rooms to a prepared dataset at ``out``; return it.
+    """Write ``train`` + ``val`` + ``test`` synthetic rooms to a prepared dataset at ``out``.
 
     ``size`` is (W, H); intrinsics in ``meta.json`` are the NYU Kinect's scaled to it.
     ``sensor=False`` stores exact depth (range limits only) instead of Kinect-like depth.
     """
-    if train < 0 or test < 0:
-        raise ConfigError(f"image counts must be >= 0, got train={train} test={test}")
-    if train + test == 0:
+    if min(train, test, val) < 0:
+        raise ConfigError(f"image counts must be >= 0, got train={train} val={val} test={test}")
+    if train + test + val == 0:
         raise ConfigError("nothing to render: give --train and/or --test a positive count")
     w, h = size
     if w < MIN_SIZE[0] or h < MIN_SIZE[1]:
@@ -141,11 +142,11 @@ def synthesize_dataset(
         "seed": int(seed),
         "depth": "kinect-like (noise, missing)" if sensor else "exact",
     }
-    bar = tqdm(total=train + test, unit="img", desc="synth", disable=not progress)
+    bar = tqdm(total=train + val + test, unit="img", desc="synth", disable=not progress)
     with DatasetWriter(
         out, image_size=(w, h), source=source, intrinsics=nyu_intrinsics(size), overwrite=overwrite
     ) as writer:
-        for split, count in (("train", train), ("test", test)):
+        for split, count in (("train", train), ("val", val), ("test", test)):
             if count == 0:
                 continue
             sw = writer.split(split, count)

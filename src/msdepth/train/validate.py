@@ -53,7 +53,11 @@ def validate(
     was_training = model.training
     model.eval()
     loader = make_eval_loader(
-        dataset, config.train.batch_size, model.geometry.input_hw, model.output_hw
+        dataset,
+        config.train.batch_size,
+        model.geometry.input_hw,
+        model.output_hw,
+        count=config.train.val_images or None,
     )
     accumulator = MetricAccumulator(config.eval.min_depth, config.eval.max_depth)
     loss_sum, images, first = 0.0, 0, None
