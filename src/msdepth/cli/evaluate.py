@@ -46,6 +46,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--median-scale", action="store_true", help="per-image median scaling")
     p.add_argument("--flip-tta", action="store_true", help="average with the mirrored image")
+    p.add_argument(
+        "--stabilize",
+        action="store_true",
+        help="sequences (msdepth synth --sequence): stabilise over time as predict does videos",
+    )
     p.add_argument("--pooled", action="store_true", help="also print pixel-pooled metrics")
     p.add_argument("--batch-size", type=int, default=8, help="images per network call (default 8)")
     add_common_flags(p)  # --json: metrics, per-image rows and settings
@@ -55,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from msdepth.errors import ConfigError
     from msdepth.evaluation import EvalSettings, evaluate, open_samples, results_table
     from msdepth.inference import load
 
@@ -73,6 +79,11 @@ def run(args: argparse.Namespace) -> int:
     source = open_samples(
         args.data, args.split, args.depth_format, args.depth_scale, depth_dir=args.depth_dir
     )
+    if args.stabilize and source.sequence is None:
+        raise ConfigError(
+            f"--stabilize needs a sequence (frames of one video); {args.data} is not one "
+            "(make one with msdepth synth --sequence N)"
+        )
     predictor = load(args.checkpoint, device=args.device, batch_size=args.batch_size)
     status(args, f"device: {predictor.device} ({predictor.backend.name})")
 
@@ -90,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
             "depth_format": args.depth_format,
             "depth_scale": args.depth_scale,
         },
+        sequence=source.sequence is not None,
+        stabilize=args.stabilize,
     )
     lines = [
         f"{len(result.per_image)} images from {source.path} ({source.kind}, {source.resolution} "
@@ -108,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
             f"skipped {len(result.skipped)} image(s) without a valid pixel: {', '.join(result.skipped[:5])}"
         )
     lines.append(results_table(result.metrics, dataset="kitti" if args.kitti else "nyu"))
+    if result.flicker is not None:
+        lines.append(
+            f"flicker {result.flicker['mean']:.4f} ({'stabilized' if args.stabilize else 'per frame'}"
+            f"; mean |change of log depth| between consecutive frames where the ground truth "
+            f"changed < 1%, {result.flicker['pairs']} frame pairs)"
+        )
     if args.pooled:
         lines.append("pixel-pooled: " + "  ".join(f"{k} {v:.4f}" for k, v in result.pooled.items()))
     if args.json not in (None, "-"):

@@ -5,6 +5,11 @@ For each sample: predict the whole frame (`msdepth.inference.whole_frame`, the s
 (Eigen's for NYU) with ``min_depth < gt < max_depth``; clamp predictions to that range; score
 with `msdepth.metrics`. Metrics are computed per image and averaged over images (the field's
 convention); the pixel-pooled values are kept too.
+
+On a sequence (the frames of one video, in order) the flicker of the predictions is measured
+too (`msdepth.metrics.flicker`, inside the same crop and depth range), and ``stabilize`` runs
+`msdepth.inference.stabilize.Stabilizer` over the frames first, as ``msdepth predict`` does
+for videos.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import numpy as np
 
 from msdepth.errors import DataError
 from msdepth.inference.predictor import DepthPredictor
-from msdepth.metrics import CROPS, MetricAccumulator, crop_mask
+from msdepth.metrics import CROPS, FlickerAccumulator, MetricAccumulator, crop_mask
 
 
 class EvalSample(NamedTuple):
@@ -57,10 +62,12 @@ class EvaluationResult:
     per_image: list[dict[str, Any]]
     settings: dict[str, Any]
     skipped: list[str] = field(default_factory=list)  # images without a valid pixel
+    flicker: dict[str, Any] | None = None  # sequences: mean, frame pairs, pixels
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "metrics": self.metrics,
+            "flicker": self.flicker,
             "pooled_metrics": self.pooled,
             "count": len(self.per_image),
             "skipped": self.skipped,
@@ -75,13 +82,19 @@ def evaluate(
     settings: EvalSettings | None = None,
     progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
     extra_settings: dict[str, Any] | None = None,
+    sequence: bool = False,
+    stabilize: bool = False,
 ) -> EvaluationResult:
     """Score ``predictor`` on ``samples`` with the paper's protocol (see the module docstring).
 
-    ``progress`` wraps the sample iterable (e.g. ``tqdm``).
+    ``progress`` wraps the sample iterable (e.g. ``tqdm``). ``sequence``: the samples are the
+    frames of one video in order; flicker is measured, and ``stabilize`` stabilises them first.
     """
+    from msdepth.inference.stabilize import Stabilizer
+
     settings = settings or EvalSettings()
     acc = MetricAccumulator(settings.min_depth, settings.max_depth, settings.median_scaling)
+    flicker = FlickerAccumulator(settings.min_depth, settings.max_depth) if sequence else None
     per_image: list[dict[str, Any]] = []
     skipped: list[str] = []
     stream = predictor.predict_stream(
@@ -90,10 +103,14 @@ def evaluate(
         size_of=lambda s: s.depth.shape,
         flip_tta=settings.flip_tta,
         batch_size=settings.batch_size,
+        log_filter=Stabilizer() if sequence and stabilize else None,
     )
     for sample, pred in stream:
         gt = np.asarray(sample.depth, dtype=np.float32)
-        metrics = acc.update(pred, gt, crop_mask(settings.crop, gt.shape))
+        crop = crop_mask(settings.crop, gt.shape)
+        metrics = acc.update(pred, gt, crop)
+        if flicker is not None:
+            flicker.update(pred, gt, crop)
         if metrics is None:
             skipped.append(sample.name)
         else:
@@ -114,6 +131,17 @@ def evaluate(
         "model": str(predictor.source) if predictor.source else None,
         **(extra_settings or {}),
     }
+    if sequence:
+        report_settings["stabilize"] = stabilize
+    flicker_report = None
+    if flicker is not None:
+        flicker_report = {
+            "mean": flicker.compute(),
+            "pairs": len(flicker.per_pair),
+            "pixels": flicker.pixels,
+            "definition": "mean |log pred(t) - log pred(t-1)| at pixels whose ground truth "
+            f"changed by under {flicker.tolerance:.0%}, averaged over frame pairs",
+        }
     return EvaluationResult(
-        acc.compute(), acc.compute(pooled=True), per_image, report_settings, skipped
+        acc.compute(), acc.compute(pooled=True), per_image, report_settings, skipped, flicker_report
     )

@@ -7,6 +7,7 @@
 | ``npy`` | ``NAME.npy`` | float32 metres, (H, W) |
 | ``panel`` | ``NAME.panel.png`` | the input and the colour depth side by side |
 | ``ply`` | ``NAME.ply`` | point cloud coloured by the input (see `pointcloud`) |
+| ``video`` | ``NAME.depth.mp4`` | videos only: the clip's colour depth as a video (see `video`) |
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from msdepth.fileio import atomic_path, ensure_folder
 from msdepth.inference.pointcloud import Intrinsics, save_ply, to_point_cloud
 from msdepth.visualize import colorize_depth, make_panel, save_png
 
-OUTPUT_KINDS = ("color", "png16", "npy", "panel", "ply")
+OUTPUT_KINDS = ("color", "png16", "npy", "panel", "ply", "video")
 SUFFIXES = {
     "color": ".color.png",
     "png16": ".depth.png",
     "npy": ".npy",
     "panel": ".panel.png",
     "ply": ".ply",
+    "video": ".depth.mp4",  # one per clip, written by `msdepth.inference.video`
 }
 PNG16_MAX_METRES = 65.535
 
@@ -139,6 +141,8 @@ def write_outputs(
     written: list[Path] = []
     color = None
     for kind in options.kinds:
+        if kind == "video":  # a clip's output, not a frame's (`msdepth.inference.video`)
+            continue
         path = out_dir / f"{name}{SUFFIXES[kind]}"
         if protect and path.resolve() in protect:
             raise DataError(f"output {path} would overwrite an input; choose another --out")

@@ -116,19 +116,37 @@ class DepthPredictor:
         size_of: Callable[[T], tuple[int, int]] | None = None,
         flip_tta: bool = False,
         batch_size: int | None = None,
+        log_filter: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     ) -> Iterator[tuple[T, np.ndarray]]:
         """Yield ``(item, depth)`` in order, reading ``rgb_of(item)`` lazily, ``batch_size`` at
         a time (so a long list of files is never all in memory). Depth comes at the image's
-        size, or at ``size_of(item)`` = (H, W) when given (evaluation: the ground truth's)."""
+        size, or at ``size_of(item)`` = (H, W) when given (evaluation: the ground truth's).
+        ``log_filter(log_depth, rgb)``, called once per item in order, may change the network's
+        log depth first (e.g. `msdepth.inference.stabilize.Stabilizer` for video frames)."""
+        for item, rgb, log in self.predict_log_stream(
+            items, rgb_of, flip_tta=flip_tta, batch_size=batch_size, log_filter=log_filter
+        ):
+            h, w = size_of(item) if size_of else rgb.shape[:2]
+            yield item, self.backend.metric_depth(log, h, w, self.scale_correction)
+
+    def predict_log_stream(
+        self,
+        items: Iterable[T],
+        rgb_of: Callable[[T], ImageLike] | None = None,
+        flip_tta: bool = False,
+        batch_size: int | None = None,
+        log_filter: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    ) -> Iterator[tuple[T, np.ndarray, np.ndarray]]:
+        """Yield ``(item, rgb, log_depth)`` in order: the network's output at its own
+        resolution, batched and lazy as `predict_stream` (which upsamples these)."""
         size = batch_size or self.batch_size
         rgb_of = rgb_of or (lambda item: item)
         pending: list[tuple[T, np.ndarray]] = []
 
-        def flush() -> Iterator[tuple[T, np.ndarray]]:
+        def flush() -> Iterator[tuple[T, np.ndarray, np.ndarray]]:
             log_depth = self.predict_log_depth([rgb for _, rgb in pending], flip_tta=flip_tta)
             for (item, rgb), log in zip(pending, log_depth, strict=True):
-                h, w = size_of(item) if size_of else rgb.shape[:2]
-                yield item, self.backend.metric_depth(log, h, w, self.scale_correction)
+                yield item, rgb, (log if log_filter is None else log_filter(log, rgb))
             pending.clear()
 
         for item in items:
