@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 # Real NYU samples for the demo's zero-shot report, when present (the dev/CI workspace has them).
 REAL ?= $(wildcard ../shared/data/nyu-test)
+# Extra quickstart flags, e.g. `make demo DEMO_ARGS="--minutes 20 --set train.precision=fp32"`.
+DEMO_ARGS ?=
 
 .PHONY: demo test lint install browser bench clean
 
@@ -27,7 +29,7 @@ browser:
 	  else echo "chromium not found: the app's browser test will skip (sudo apt-get install chromium)"; fi; }
 
 demo: install
-	$(BIN)/msdepth quickstart --out demo-out $(if $(REAL),--real $(REAL))
+	$(BIN)/msdepth quickstart --out demo-out $(if $(REAL),--real $(REAL)) $(DEMO_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -38,6 +38,7 @@ def main() -> int:
     parser.add_argument("--runs", type=Path, default=Path("bench-results/learning-runs"))
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--seed", type=int, default=0, help="training seed (data stays seed 0)")
+    parser.add_argument("--keep-runs", action="store_true", help="keep each budget's run folder")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
@@ -112,7 +113,8 @@ def main() -> int:
             file=sys.stderr,
             flush=True,
         )
-        shutil.rmtree(out, ignore_errors=True)
+        if not args.keep_runs:
+            shutil.rmtree(out, ignore_errors=True)
     emit(
         "learning",
         {

@@ -3,7 +3,7 @@
 import pytest
 
 from msdepth.checkpoint import read_info
-from msdepth.train import train
+from msdepth.train import train, trainer
 from train_fixtures import digest, tiny_config, tiny_data
 
 
@@ -45,10 +45,15 @@ def test_kept_fine_model_is_never_worse_on_validation_than_step_0(run):
 def test_kept_fine_model_is_the_best_validated_state(run):
     result, folder = run
     fine = result.stages["fine"]
+    start = fine.validations[0][1]
     eligible = [
         (m["abs_rel"], step)
         for step, m in fine.validations
-        if m["delta1"] >= fine.validations[0][1]["delta1"]
+        if step == 0
+        or (
+            m["delta1"] >= start["delta1"]
+            and m["abs_rel"] <= start["abs_rel"] * (1 - trainer.FINE_KEEP_MARGIN)
+        )
     ]
     assert fine.kept_step == min(eligible)[1]
     assert digest(folder / "model.safetensors") == digest(fine.result)
@@ -59,3 +64,29 @@ def test_coarse_stage_hands_on_its_last_state(run):
     coarse = result.stages["coarse"]
     assert coarse.kept_step == coarse.steps == 6
     assert coarse.result == coarse.checkpoint
+
+
+@pytest.mark.parametrize(
+    ("abs_rels", "kept"),
+    [
+        ((0.300, 0.299, 0.290, 0.295, 0.296), 2),  # step 1 is 0.3% better: within the margin
+        ((0.300, 0.299, 0.298, 0.2975, 0.299), 0),  # never 1% better: the coarse map is kept
+    ],
+)
+def test_fine_state_replaces_step_0_only_when_clearly_better(tmp_path, monkeypatch, abs_rels, kept):
+    data = tiny_data(tmp_path / "data")
+    real_validate = trainer.validate
+    scripted = iter(abs_rels)
+
+    def scripted_validate(*args, **kwargs):
+        result = real_validate(*args, **kwargs)
+        metrics = {**result.metrics, "abs_rel": next(scripted), "delta1": 0.5}
+        return result._replace(metrics=metrics)
+
+    cfg = tiny_config(train__coarse_steps=2, train__fine_steps=8, train__val_every=4)
+    out = tmp_path / "run"
+    train(cfg, data, out, stages=("coarse",), progress=False)
+    monkeypatch.setattr(trainer, "validate", scripted_validate)
+    fine = train(cfg, data, out, stages=("fine",), progress=False).stages["fine"]
+    assert [step for step, _ in fine.validations] == [0, 1, 2, 4, 8]
+    assert fine.kept_step == kept

@@ -7,7 +7,7 @@
   constant schedule, scale augmentation 1-1.5).
 - ``quick``: training from random weights in minutes on a CPU (what ``msdepth quickstart``
   and ``make demo`` use). AdamW with a short warm-up and a cosine decay to the end of the run,
-  batch 16, no scale augmentation. Each choice and its learning curve (held-out synthetic
+  batch 8, no scale augmentation. Each choice and its learning curve (held-out synthetic
   d1 against training images seen, ``benchmarks/bench_learning.py``) is in docs/training.md.
 """
 
@@ -28,7 +28,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optim.weight_decay": 0.01,
         "optim.schedule": "cosine",
         "optim.warmup_steps": 25,
-        "train.batch_size": 16,
+        "train.batch_size": 8,
         "augment.scale_max": 1.0,
     },
 }
