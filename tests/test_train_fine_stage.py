@@ -4,6 +4,7 @@ import pytest
 
 from msdepth.checkpoint import read_info
 from msdepth.train import train, trainer
+from msdepth.train.validate import clearly_better
 from train_fixtures import digest, tiny_config, tiny_data
 
 
@@ -42,20 +43,14 @@ def test_kept_fine_model_is_never_worse_on_validation_than_step_0(run):
     assert min(m["abs_rel"] for _, m in fine.validations) <= kept.metrics["abs_rel"] + 1e-12
 
 
-def test_kept_fine_model_is_the_best_validated_state(run):
+def test_kept_fine_model_is_step_0_or_better_on_both_metrics(run):
     result, folder = run
     fine = result.stages["fine"]
     start = fine.validations[0][1]
-    eligible = [
-        (m["abs_rel"], step)
-        for step, m in fine.validations
-        if step == 0
-        or (
-            m["delta1"] >= start["delta1"]
-            and m["abs_rel"] <= start["abs_rel"] * (1 - trainer.FINE_KEEP_MARGIN)
-        )
-    ]
-    assert fine.kept_step == min(eligible)[1]
+    kept = dict(fine.validations)[fine.kept_step]
+    assert fine.kept_step == 0 or (
+        kept["abs_rel"] < start["abs_rel"] and kept["delta1"] > start["delta1"]
+    )
     assert digest(folder / "model.safetensors") == digest(fine.result)
 
 
@@ -66,22 +61,44 @@ def test_coarse_stage_hands_on_its_last_state(run):
     assert coarse.result == coarse.checkpoint
 
 
+def test_a_refinement_must_beat_step_0_by_two_standard_errors_on_both_metrics():
+    reference = {"abs_rel": [0.30, 0.20, 0.40, 0.25], "delta1": [0.5, 0.6, 0.4, 0.55]}
+    clear = {"abs_rel": [0.28, 0.19, 0.37, 0.23], "delta1": [0.52, 0.61, 0.43, 0.57]}
+    assert clearly_better(clear, reference)
+    noisy = {"abs_rel": [0.25, 0.24, 0.35, 0.27], "delta1": [0.52, 0.61, 0.43, 0.57]}
+    assert not clearly_better(noisy, reference)  # lower on average, but not beyond the noise
+    worse_d1 = {"abs_rel": clear["abs_rel"], "delta1": [0.49, 0.6, 0.4, 0.55]}
+    assert not clearly_better(worse_d1, reference)
+    assert not clearly_better(reference, reference)
+
+
+def _per_image(abs_rel_gain: float, noise: float) -> dict[str, list[float]]:
+    """Validation per-image metrics of four images, better than (0.3, 0.5) by the gain."""
+    wobble = [noise, -noise, noise, -noise]
+    return {
+        "abs_rel": [0.3 - abs_rel_gain + w for w in wobble],
+        "delta1": [0.5 + abs_rel_gain - w for w in wobble],
+    }
+
+
 @pytest.mark.parametrize(
-    ("abs_rels", "kept"),
+    ("gains", "kept"),
     [
-        ((0.300, 0.299, 0.290, 0.295, 0.296), 2),  # step 1 is 0.3% better: within the margin
-        ((0.300, 0.299, 0.298, 0.2975, 0.299), 0),  # never 1% better: the coarse map is kept
+        ((0.0, 0.02, 0.01, 0.0005, 0.004), 1),  # steps 1 and 2 clear, step 1 the lowest
+        ((0.0, 0.002, 0.001, 0.003, 0.001), 0),  # lower on average, within the noise: step 0
     ],
 )
-def test_fine_state_replaces_step_0_only_when_clearly_better(tmp_path, monkeypatch, abs_rels, kept):
+def test_fine_state_replaces_step_0_only_when_clearly_better(tmp_path, monkeypatch, gains, kept):
     data = tiny_data(tmp_path / "data")
     real_validate = trainer.validate
-    scripted = iter(abs_rels)
+    scripted = iter(gains)
 
     def scripted_validate(*args, **kwargs):
         result = real_validate(*args, **kwargs)
-        metrics = {**result.metrics, "abs_rel": next(scripted), "delta1": 0.5}
-        return result._replace(metrics=metrics)
+        gain = next(scripted)
+        per_image = _per_image(gain, noise=0.0 if gain == 0 else 0.005)
+        metrics = {**result.metrics, "abs_rel": 0.3 - gain, "delta1": 0.5 + gain}
+        return result._replace(metrics=metrics, per_image=per_image)
 
     cfg = tiny_config(train__coarse_steps=2, train__fine_steps=8, train__val_every=4)
     out = tmp_path / "run"

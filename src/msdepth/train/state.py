@@ -71,8 +71,8 @@ class TrainState:
     total_steps: int = 0  # the stage's step count when written (0: unknown, older states)
     # "best" must not fall below this validation delta1 (the fine stage's step 0)
     min_delta1: float = 0.0
-    # ... and must have a validation abs_rel at or below this (the fine stage: step 0's less 1%)
-    max_abs_rel: float = float("inf")
+    # ... and must be `clearly_better` than these per-image validation metrics (fine: step 0's)
+    reference: dict[str, list[float]] | None = None
 
     @property
     def world_size(self) -> int:
@@ -100,7 +100,7 @@ def save_train_state(path: Path, state: TrainState) -> None:
         "finished": state.finished,
         "total_steps": state.total_steps,
         "min_delta1": state.min_delta1,
-        "max_abs_rel": state.max_abs_rel,
+        "reference": state.reference,
     }
     tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
     try:
@@ -136,7 +136,7 @@ def load_train_state(path: Path) -> TrainState:
             finished=bool(payload["finished"]),
             total_steps=int(payload.get("total_steps", 0)),
             min_delta1=float(payload.get("min_delta1", 0.0)),
-            max_abs_rel=float(payload.get("max_abs_rel", float("inf"))),
+            reference=payload.get("reference"),
         )
         valid = (
             state.stage in ("coarse", "fine")

@@ -52,13 +52,9 @@ from msdepth.train.state import (
 )
 from msdepth.train.targets import log_depth_targets
 from msdepth.train.time_budget import TimeBudget
-from msdepth.train.validate import eval_split, validate
+from msdepth.train.validate import clearly_better, eval_split, validate
 
 STAGES: tuple[Stage, ...] = ("coarse", "fine")
-# A fine state replaces step 0 (the coarse prediction) only if its validation abs_rel is at
-# least 1% lower and its delta1 not lower: smaller gains on ~100 validation images are within
-# what the held-out split disagrees on (a 0.8% gain on validation came with d1 -0.003 on test).
-FINE_KEEP_MARGIN = 0.01
 # DDP's per-forward buffer sync switch was renamed in newer PyTorch (the old name warns).
 _NO_BUFFER_SYNC = (
     {"forward_sync_buffers": False}
@@ -318,7 +314,7 @@ class Trainer:
                 with s.meter.paused():
                     start = self._validate(s)
                 s.min_delta1 = start.get("delta1", 0.0)
-                s.max_abs_rel = start.get("abs_rel", float("inf")) * (1 - FINE_KEEP_MARGIN)
+                s.reference = s.last_per_image
             while s.step < s.total:
                 batch, pred = self._train_step(s)
                 s.step += 1
@@ -529,7 +525,7 @@ class Trainer:
             best_metrics=best_metrics,
             best_step=best_step,
             min_delta1=state.min_delta1 if state else 0.0,
-            max_abs_rel=state.max_abs_rel if state else float("inf"),
+            reference=state.reference if state else None,
             batch_lr=batch_lr_factor(cfg.optim, cfg.train.batch_size * dist.world_size),
         )
 
@@ -611,7 +607,8 @@ class Trainer:
 
     def _validate(self, s: _Stage) -> dict[str, float]:
         """Validation on rank 0 (others wait); saves ``<stage>-best`` when abs_rel improves
-        without delta1 falling below the stage's floor (the fine stage's step 0)."""
+        without delta1 falling below the stage's floor, and (fine stage) when the state is
+        `clearly_better` than step 0 on the same validation images."""
         metrics: dict[str, float] = {}
         if self.dist.is_main and self.val_set is not None:
             with torch.random.fork_rng(devices=[]):  # never perturbs the training RNG
@@ -621,10 +618,11 @@ class Trainer:
             self.observer.val_scalars(s.name, s.step, metrics)
             panel = depth_panel(result.image, result.depth, result.mask, result.pred)
             self.observer.panel(f"{s.name}-val", s.step, panel)
+            s.last_per_image = result.per_image
             better = (
                 metrics["abs_rel"] < s.best
-                and metrics["abs_rel"] <= s.max_abs_rel
                 and metrics["delta1"] >= s.min_delta1
+                and (s.reference is None or clearly_better(result.per_image, s.reference))
             )
             if better:  # rank 0 alone tracks and saves the best
                 s.best, s.best_metrics, s.best_step = metrics["abs_rel"], metrics, s.step
@@ -660,7 +658,7 @@ class Trainer:
                 finished,
                 total_steps=s.total,
                 min_delta1=s.min_delta1,
-                max_abs_rel=s.max_abs_rel,
+                reference=s.reference,
             )
             save_train_state(state_path(path), state)
             self.keeper.prune(s.name)
@@ -712,6 +710,8 @@ class _Stage:
     best_metrics: dict[str, float] = field(default_factory=dict)
     best_step: int | None = None
     min_delta1: float = 0.0  # "best" may not have a lower validation delta1 (fine: step 0's)
-    max_abs_rel: float = float("inf")  # nor a higher abs_rel (fine: step 0's less the margin)
+    # and must be `clearly_better` than these per-image validation metrics (fine: step 0's)
+    reference: dict[str, list[float]] | None = None
+    last_per_image: dict[str, list[float]] | None = None  # of the latest validation (rank 0)
     validations: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     batch_lr: float = 1.0  # learning-rate factor of the batch-size rule (batch_scaling)

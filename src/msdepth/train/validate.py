@@ -3,14 +3,18 @@
 A fast proxy of the full protocol (`msdepth evaluate`): centre-cropped inputs, predictions at
 the network's 74x55 output against the nearest-sampled target of the same size, metrics per
 image (`MetricAccumulator`) clamped to ``eval.min_depth..eval.max_depth``. "Best" checkpoints
-are chosen by its ``abs_rel``.
+are chosen by its ``abs_rel``; the fine stage's refinements must also be `clearly_better` than
+its step 0 on the same images.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from msdepth.config import Config
@@ -30,6 +34,31 @@ class Validation(NamedTuple):
     depth: torch.Tensor  # (n, 1, h, w) target metres
     mask: torch.Tensor
     pred: torch.Tensor  # (n, 1, h, w) predicted metres
+    per_image: dict[str, list[float]] | None = None  # abs_rel and delta1 of each image, in order
+
+
+# Standard errors by which a refinement must beat the reference on both metrics (about 98% one-
+# sided): at 1,000 training images a fine state 1.2% better in mean validation abs_rel and +0.007
+# in d1 was 0.003 worse in d1 on the 200 test rooms; the mean alone does not tell noise apart.
+KEEP_Z = 2.0
+
+
+def clearly_better(
+    candidate: Mapping[str, Sequence[float]],
+    reference: Mapping[str, Sequence[float]],
+    z: float = KEEP_Z,
+) -> bool:
+    """Whether ``candidate`` has lower abs_rel *and* higher delta1 than ``reference`` on the
+    same validation images, each by at least ``z`` standard errors of the per-image differences
+    (a paired test: image difficulty cancels, only the change between the two models counts)."""
+    for name, sign in (("abs_rel", -1.0), ("delta1", 1.0)):
+        gain = sign * (np.asarray(candidate[name]) - np.asarray(reference[name]))
+        if gain.size < 2 or gain.size != len(reference[name]):
+            return False
+        stderr = float(gain.std(ddof=1)) / math.sqrt(gain.size)
+        if not gain.mean() > z * stderr:
+            return False
+    return True
 
 
 def eval_split(splits: dict) -> str | None:
@@ -83,4 +112,5 @@ def validate(
     model.train(was_training)
     metrics = {"loss": loss_sum / max(images, 1), **accumulator.compute()}
     assert first is not None, "validation split is empty"
-    return Validation(metrics, *first)
+    per_image = {name: [m[name] for m in accumulator.per_image] for name in ("abs_rel", "delta1")}
+    return Validation(metrics, *first, per_image)
