@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 
 from msdepth.errors import ConfigError
@@ -14,6 +15,18 @@ def parse_size(text: str, flag: str = "--size") -> tuple[int, int]:
     if not m:
         raise ConfigError(f"{flag} {text!r} is not WIDTHxHEIGHT; write e.g. {flag} 320x240")
     return int(m.group(1)), int(m.group(2))
+
+
+def parse_fov(text: str) -> float | tuple[float, float]:
+    """'63' -> 63.0, '45:80' -> (45.0, 80.0); range checks in `synth.dataset.check_fov`."""
+    parts = text.split(":")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or not all(math.isfinite(v) for v in values):
+        raise ConfigError(f"--fov {text!r} is not DEGREES or MIN:MAX; write e.g. --fov 63 or 45:80")
+    return values[0] if len(values) == 1 else (values[0], values[1])
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +51,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--contact-sheet", metavar="PNG", help="also save 16 test (or train) samples as a PNG"
     )
+    p.add_argument(
+        "--fov",
+        default=None,
+        metavar="DEG|MIN:MAX",
+        help="horizontal field of view in degrees, fixed or drawn per frame from MIN:MAX "
+        "(intrinsics stored per frame); default NYU's Kinect (63.3 degrees)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -46,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from msdepth.synth import synthesize_dataset
 
     size = parse_size(args.size)
+    fov = parse_fov(args.fov) if args.fov is not None else None
     out = synthesize_dataset(
         args.out,
         train=args.train,
@@ -56,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         sensor=not args.clean_depth,
         progress=not args.quiet,
+        fov=fov,
     )
     print(f"wrote {out} ({args.train} train + {args.test} test, {size[0]}x{size[1]})")
     if args.contact_sheet:

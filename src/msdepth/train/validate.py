@@ -19,7 +19,7 @@ from msdepth.data.prepared import PreparedDataset
 from msdepth.losses import scale_invariant_loss
 from msdepth.metrics import MetricAccumulator
 from msdepth.models import MultiScaleDepth
-from msdepth.train.targets import log_depth_targets
+from msdepth.train.targets import focal_factors, log_depth_targets
 
 
 class Validation(NamedTuple):
@@ -53,7 +53,11 @@ def validate(
     was_training = model.training
     model.eval()
     loader = make_eval_loader(
-        dataset, config.train.batch_size, model.geometry.input_hw, model.output_hw
+        dataset,
+        config.train.batch_size,
+        model.geometry.input_hw,
+        model.output_hw,
+        depth_factors=focal_factors(dataset, config.model.train_focal),  # the canonical camera
     )
     accumulator = MetricAccumulator(config.eval.min_depth, config.eval.max_depth)
     loss_sum, images, first = 0.0, 0, None
