@@ -46,6 +46,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--kitti", action="store_true", help="KITTI defaults: --crop garg --max-depth 80"
     )
     p.add_argument("--median-scale", action="store_true", help="per-image median scaling")
+    p.add_argument(
+        "--focal",
+        default=None,
+        metavar="PX|exif",
+        help="horizontal focal length in pixels of the test images (or 'exif'); default: EXIF "
+        "when usable, else the training camera",
+    )
+    p.add_argument(
+        "--fov", type=float, default=None, help="horizontal field of view of the test images, deg"
+    )
     p.add_argument("--flip-tta", action="store_true", help="average with the mirrored image")
     p.add_argument("--pooled", action="store_true", help="also print pixel-pooled metrics")
     p.add_argument("--batch-size", type=int, default=8, help="images per network call (default 8)")
@@ -64,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
     from msdepth.evaluation import EvalSettings, evaluate, open_samples, results_table
     from msdepth.fileio import atomic_path
     from msdepth.inference import load
+    from msdepth.inference.camera import CameraSpec
 
+    camera = CameraSpec(focal=args.focal, fov=args.fov)
     crop = args.crop or ("garg" if args.kitti else "eigen")
     default_max = 80.0 if args.kitti else 10.0
     max_depth = default_max if args.max_depth is None else args.max_depth
@@ -96,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
             "depth_format": args.depth_format,
             "depth_scale": args.depth_scale,
         },
+        camera=camera,
     )
     print(
         f"{len(result.per_image)} images from {source.path} ({source.kind}, {source.resolution} "
@@ -103,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         "per-image mean"
         + (", median-scaled" if settings.median_scaling else "")
         + (", flip TTA" if settings.flip_tta else "")
+        + "; focal: "
+        + ", ".join(result.settings["focal_sources"])
     )
     if source.kind == "prepared":
         print(

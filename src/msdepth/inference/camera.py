@@ -255,6 +255,8 @@ class DepthCamera:
     depth_factor: float  # network depth x this = metres
     focal_rule: bool  # True: f_input / f_train applied; False: input_width / reference_width
     note: str = ""  # e.g. why the focal rule could not be applied
+    train_focal: float | None = None  # the model's training focal (px at reference width)
+    train_focal_source: str = ""
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -263,6 +265,8 @@ class DepthCamera:
             "fov_deg": self.intrinsics.fov_x,
             "depth_factor": self.depth_factor,
             "focal_rule": self.focal_rule,
+            "train_focal_px": self.train_focal,
+            "train_focal_source": self.train_focal_source,
             **({"note": self.note} if self.note else {}),
         }
 
@@ -304,6 +308,18 @@ def depth_camera(
     known) under the focal rule of the module docstring."""
     spec = spec or CameraSpec()
     base = whole_frame_factor(model)
+    known = model.train_focal > 0
+    trained = {
+        "train_focal": model.train_focal if known else None,
+        "train_focal_source": model.train_focal_source
+        or ("set in the config" if known else "unknown: checkpoint from before it was recorded"),
+    }
+    unknown = (
+        ""
+        if known
+        else f"the model's training focal is unknown ({trained['train_focal_source']}): depth "
+        f"kept at input_width / reference_width = {base:.4g}"
+    )
     if focal is None:
         k = assumed_intrinsics(model, width, height)
         fov = training_fov(model)
@@ -312,17 +328,13 @@ def depth_camera(
             if fov is not None
             else "assumed: NYU Kinect (the model's training camera is unknown)"
         )
-        return DepthCamera(_with_spec(k, spec), source, base, False)
+        return DepthCamera(_with_spec(k, spec), source, base, False, unknown, **trained)
     k = _with_spec(Intrinsics.from_focal(focal.px, width, height), spec)
-    if model.train_focal <= 0:
-        note = (
-            "the model's training focal is unknown "
-            f"({model.train_focal_source or 'checkpoint from before it was recorded'}): depth "
-            f"kept at input_width / reference_width = {base:.4g}, the focal shapes K only"
-        )
-        return DepthCamera(k, focal.source, base, False, note)
+    if not known:
+        note = f"{unknown}; the focal shapes K only"
+        return DepthCamera(k, focal.source, base, False, note, **trained)
     factor = focal.px * model.input_width / width / model.train_focal
-    return DepthCamera(k, focal.source, factor, True)
+    return DepthCamera(k, focal.source, factor, True, **trained)
 
 
 def _with_spec(k: Intrinsics, spec: CameraSpec) -> Intrinsics:
