@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import emit, machine
+from harness import emit
 
 POINTS = 50
 
@@ -92,7 +92,6 @@ def main() -> None:
     model = msdepth.load(args.checkpoint)
     cfg = model.config.model
     results = {
-        "machine": machine(),
         "model": str(args.checkpoint),
         "train_focal": cfg.train_focal,
         "train_focal_source": cfg.train_focal_source,
