@@ -15,7 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Lowest first. A module may import its own layer and the layers below it.
 LAYERS: list[set[str]] = [
-    {"errors", "config", "fileio", "devices", "allocator", "speed", "visualize"},
+    {"errors", "config", "presets", "fileio", "devices", "allocator", "speed", "visualize"},
     {"data"},
     {"synth", "models"},
     {"checkpoint", "losses", "metrics"},

@@ -129,8 +129,8 @@ def test_predict_writes_json_by_default_and_the_run_json_lists_every_image(tmp_p
     assert main(argv) == 0
     assert sorted(p.name for p in out.iterdir()) == ["a.color.png", "a.json", "a.npy"]
     run = json.loads((tmp_path / "run.json").read_text())
-    assert run["count"] == 1 and run["images"][0]["name"] == "a"
-    assert run["images"][0]["focal_source"].startswith("assumed")
+    assert run["images"] == 1 and run["per_image"][0]["name"] == "a"
+    assert run["per_image"][0]["focal_source"].startswith("assumed")
     meta = json.loads((out / "a.json").read_text())
     assert meta["focal_rule"] is False and "unknown" in meta["note"]
 

@@ -13,12 +13,24 @@ TINY = [
 ]  # fmt: skip
 
 
-@pytest.mark.slow
-def test_quickstart_runs_the_whole_walk_and_reports(tmp_path, capsys):
-    out = tmp_path / "demo"
+@pytest.fixture(scope="module")
+def demo(module_tmp):
+    """A toy quickstart (96x72 network, 10 steps in all: no useful model) and its stdout."""
+    import contextlib
+    import io
+
+    out = module_tmp / "demo"
     argv = ["quickstart", "--out", str(out), "--minutes", "5", "--train-images", "16"]
-    code = main([*argv, "--test-images", "6", "--quiet", *TINY])
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = main([*argv, "--test-images", "6", "--quiet", *TINY])
     assert code == 0
+    return out, stdout.getvalue()
+
+
+@pytest.mark.slow
+def test_quickstart_runs_the_whole_walk_and_reports(demo):
+    out, stdout = demo
     report = json.loads((out / "report.json").read_text())
     rows = report["synthetic_test"]
     assert {"coarse", "coarse + fine"} <= set(rows)
@@ -27,7 +39,27 @@ def test_quickstart_runs_the_whole_walk_and_reports(tmp_path, capsys):
     assert report["stages"]["coarse"]["steps"] == 6 and report["stages"]["fine"]["steps"] == 4
     assert (out / "run" / "model.safetensors").is_file()
     assert len(report["panels"]) == 4 and all((out / "predictions").iterdir())
-    assert "Held-out synthetic rooms" in capsys.readouterr().out
+    assert "Held-out synthetic rooms" in stdout
+    plan = report["plan"]
+    assert plan["coarse"]["probe_images_per_second"] > 0 and plan["fine"]["val_images"] >= 1
+
+
+@pytest.mark.slow
+def test_a_model_that_does_not_beat_the_constant_says_so_first(demo):
+    out, _ = demo
+    first = (out / "report.md").read_text().splitlines()[0]
+    assert first.startswith("WARNING: the model does not beat a constant depth on")
+    assert "images/s" in first
+
+
+def test_the_plan_turns_seconds_and_speed_into_steps():
+    from msdepth.quickstart import plan_steps, validation_images
+
+    assert plan_steps(60.0, 8.0, 16) == 30  # 480 images in a minute, batches of 16
+    assert plan_steps(0.0, 8.0, 16) == 0
+    # a slow machine validates on fewer images than a fast one, never fewer than 16
+    slow, fast = validation_images(100, 6.0, 100, 8), validation_images(100, 90.0, 100, 8)
+    assert 16 <= slow < fast == 100
 
 
 def test_quickstart_refuses_a_missing_real_folder(tmp_path, capsys):

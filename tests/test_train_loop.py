@@ -10,7 +10,7 @@ from msdepth.checkpoint import list_checkpoints, load_model, read_info, resolve_
 from msdepth.errors import CheckpointError, ConfigError
 from msdepth.train import TrainingDivergedError, train
 from msdepth.train.trainer import build_model
-from train_fixtures import tiny_config, tiny_data, weights
+from train_fixtures import digest, tiny_config, tiny_data, weights
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,11 @@ def test_run_folder_holds_config_model_checkpoints_panels_and_logs(trained):
     assert (run / "config.toml").is_file()
     assert resolve_checkpoint(run) == run / "model.safetensors"
     _, info = load_model(run)
-    assert info.stage == "fine" and info.step == 20 and "abs_rel" in info.metrics
+    kept = result.stages["fine"].kept_step  # the best validated fine state, step 0 included
+    assert info.stage == "fine" and info.step == kept and "abs_rel" in info.metrics
+    assert digest(run / "model.safetensors") == digest(
+        run / "checkpoints" / "fine-best.safetensors"
+    )
     names = [p.name for p in list_checkpoints(run)]
     assert names == ["coarse-00000020.safetensors", "fine-00000020.safetensors"]  # keep_last=1
     for stage in ("coarse", "fine"):

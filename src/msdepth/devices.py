@@ -32,7 +32,7 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
         if not torch.cuda.is_available():
             raise ConfigError(
                 f"--device {name} was requested but this PyTorch sees no CUDA GPU; "
-                "use --device auto or cpu"
+                "use --device cpu (or auto)"
             )
         if device.index is None:
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))

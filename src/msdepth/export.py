@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from msdepth.checkpoint import CheckpointInfo, load_model
+from msdepth.devices import resolve_device
 from msdepth.errors import CheckpointError, ConfigError
 from msdepth.fileio import atomic_path
 from msdepth.inference.backends import ONNX_FORMAT, ONNX_INPUT, ONNX_OUTPUT
@@ -30,7 +31,8 @@ MIN_OPSET = 17  # lower opsets cannot express the network (no version adapters)
 
 def _example_input(model: MultiScaleDepth, batch: int = 2) -> torch.Tensor:
     h, w = model.geometry.input_hw
-    return torch.rand(batch, 3, h, w, generator=torch.Generator().manual_seed(0))
+    x = torch.rand(batch, 3, h, w, generator=torch.Generator().manual_seed(0))
+    return x.to(model.rgb_mean.device)
 
 
 def onnx_metadata(info: CheckpointInfo) -> dict[str, str]:
@@ -45,10 +47,12 @@ def onnx_metadata(info: CheckpointInfo) -> dict[str, str]:
     }
 
 
-def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = ONNX_OPSET) -> Path:
+def export_onnx(
+    checkpoint: str | Path, out: str | Path, opset: int = ONNX_OPSET, device: str = "cpu"
+) -> Path:
     """Write the checkpoint's network as ONNX with a dynamic batch axis (torch.onnx dynamo
     exporter) and the msdepth metadata; returns the path. The file is replaced only when the
-    export succeeded."""
+    export succeeded. ``device`` is where the model is traced; the file runs anywhere."""
     import onnx
 
     newest = onnx.defs.onnx_opset_version()
@@ -60,7 +64,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = ONNX_OPSET
     out = Path(out)
     if out.is_dir():
         raise CheckpointError(f"{out} is a folder; give a file name such as model.onnx")
-    model, info = load_model(checkpoint)
+    model, info = load_model(checkpoint, device=resolve_device(device))
     batch = torch.export.Dim("batch", min=1, max=1024)
     # The exporter is chatty (progress lines, optional-dependency warnings): keep it quiet.
     quiet = io.StringIO()
@@ -98,9 +102,10 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = ONNX_OPSET
     return out
 
 
-def export_torchscript(checkpoint: str | Path, out: str | Path) -> Path:
+def export_torchscript(checkpoint: str | Path, out: str | Path, device: str = "cpu") -> Path:
     """Write the checkpoint's network as a traced TorchScript module (``torch.jit.load``-able,
-    any batch size); the config JSON is stored as the extra file ``config.json``.
+    any batch size); the config JSON is stored as the extra file ``config.json``. Traced on
+    ``device``: a module traced on a GPU keeps its tensors there (``map_location`` moves them).
 
     PyTorch 2.13 deprecates TorchScript in favour of ``torch.export``; it still loads in C++
     (libtorch) and older PyTorch, which is what it is kept for. ONNX is the recommended target.
@@ -108,7 +113,7 @@ def export_torchscript(checkpoint: str | Path, out: str | Path) -> Path:
     out = Path(out)
     if out.is_dir():
         raise CheckpointError(f"{out} is a folder; give a file name such as model.pt")
-    model, info = load_model(checkpoint)
+    model, info = load_model(checkpoint, device=resolve_device(device))
     with warnings.catch_warnings(), torch.no_grad(), atomic_path(out) as tmp:
         warnings.simplefilter("ignore")  # PyTorch 2.13 marks TorchScript deprecated; it works
         traced = torch.jit.trace(model, (_example_input(model),), check_trace=False)

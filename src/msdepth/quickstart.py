@@ -1,14 +1,23 @@
 """`msdepth quickstart`: the whole walk on built-in synthetic rooms within a time budget.
 
-Synthesise a dataset, train the coarse network then the fine one (the paper's two stages),
-evaluate both on the held-out split beside a constant-depth baseline, optionally evaluate on
-real NYU-style pairs (zero-shot sim-to-real), write prediction panels, and finish with a report
-(``report.md`` and ``report.json`` in the output folder).
+Synthesise a dataset, train the coarse network then the fine one (the paper's two stages) with
+the ``quick`` preset, evaluate both on the held-out split beside a constant-depth baseline,
+optionally evaluate on real NYU-style pairs (zero-shot sim-to-real), write prediction panels,
+and finish with a report (``report.md`` and ``report.json`` in the output folder).
+
+The budget adapts to the machine (a 2-core CPU without bf16 trains ~15x slower than one with
+AMX): each stage first runs a few warm-up steps, which measure its images per second; the rest
+of the budget is then split into step counts (`plan_steps`) and the stage is extended to them
+(`train(..., resume=True)`, exact because the warm-up does not depend on the step count). On
+slow machines validation and evaluation use fewer images, so that both stages get useful steps
+and the whole run ends within its budget.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,24 +27,35 @@ import numpy as np
 
 from msdepth.config import Config
 from msdepth.errors import ConfigError, DataError
+from msdepth.presets import QUICK_CURVE, preset_config
 
 SIZE = (320, 240)  # the paper's half-resolution NYU frame
-EVAL_SHARE = 0.1  # of the budget kept for validation, evaluation, panels and the report
+PROBE_STEPS = 4  # warm-up steps that measure a stage's speed (inside the preset's warm-up)
+FINE_SHARE = 0.2  # of the training images, for the fine stage (docs/training.md)
+FINE_SPEEDUP = 1.2  # fine images/s over coarse, until measured (6.6 vs 9.0 GFLOP per image)
+EVAL_SHARE = 0.08  # of the budget at most, for the final evaluation, panels and report
+EVAL_FIXED_S = 8.0  # loading two models, the panels, the constant baseline
+VAL_SHARE = 0.05  # of the training time at most, for validation during training
+COARSE_VAL_IMAGES = 32  # coarse validation only watches; it selects nothing
+VAL_INTERVALS = {"coarse": 3, "fine": 4}  # validations per stage (fine: also step 0, 1/8 .. 1/2)
+VALIDATIONS = {"coarse": 4, "fine": 8}  # all of them, with the probe's and the last
+FORWARD_PER_TRAIN_STEP = 3.0  # an inference image costs ~1/3 of a training image (FLOPs)
 
 
 @dataclass
 class QuickstartSettings:
-    """What `msdepth quickstart` does; the defaults fit about 10 minutes on a 2-core CPU."""
+    """What `msdepth quickstart` does; the defaults fit 10 minutes on any 2-core CPU."""
 
     out: Path
     minutes: float = 10.0
     train_images: int = 2000
+    val_images: int = 100
     test_images: int = 200
     seed: int = 0
-    coarse_share: float = 0.8  # of the training time, the rest goes to the fine stage
     real: Path | None = None
     overrides: list[str] = field(default_factory=list)
     progress: bool = True
+    device: str = "auto"
 
 
 @dataclass
@@ -48,9 +68,12 @@ class QuickstartReport:
     panels: list[Path]
     timings: dict[str, float]
     stages: dict[str, dict[str, Any]]
+    plan: dict[str, Any] = field(default_factory=dict)
+    verdict: str = ""  # first line of the report: does the model beat the constant baseline?
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "verdict": self.verdict,
             "out": str(self.out),
             "data": str(self.data),
             "run": str(self.run),
@@ -59,36 +82,47 @@ class QuickstartReport:
             "panels": [str(p) for p in self.panels],
             "timings_s": self.timings,
             "stages": self.stages,
+            "plan": self.plan,
         }
 
 
 def demo_config(overrides: list[str]) -> Config:
-    """The paper's config with the demo's few changes for a 10-minute budget.
+    """The ``quick`` preset with the demo's run mechanics (``--set`` overrides any of it).
 
-    Batch 16: more, smaller steps. Coarse conv learning rate 0.03 instead of 0.001: the paper's
-    rate was for conv layers taken from an ImageNet classifier; from random (He) init, 460 steps
-    at 0.001 / 0.01 / 0.03 / 0.1 reach held-out d1 0.45 / 0.51 / 0.56 / 0.57 (docs/training.md).
-    Fine rates at 0.3x the paper's: in these minutes the fine stage otherwise drifts from the
-    coarse prediction it starts from. No scale augmentation: the paper's "scale s in [1, 1.5],
-    depth divided by s" pays off once the network reads apparent object size, which minutes of
-    CPU training do not reach (d1 0.33 with it, 0.40 without, after 2 minutes).
-    ``--set`` restores any of these.
+    Checkpoints only at the end of each stage and only the last one kept (a coarse checkpoint
+    with its AdamW state is ~850 MB); validation intervals and sizes are set by the plan.
     """
-    base = Config().with_overrides(
+    base = preset_config("quick").with_overrides(
         {
-            "train.batch_size": 16,
-            "optim.coarse_conv_lr": 0.03,
-            "optim.fine_lrs": (0.0003, 0.003, 0.0003),
-            "augment.scale_max": 1.0,
             "train.keep_last": 1,
-            "train.val_every": 200,
-            "train.checkpoint_every": 200,
-            "train.panel_every": 200,
+            "train.checkpoint_every": 1_000_000,
+            "train.panel_every": 100,
             "train.log_every": 10,
         },
         source="quickstart defaults",
     )
     return base.with_overrides(overrides, source="--set") if overrides else base
+
+
+def plan_steps(seconds: float, images_per_second: float, batch_size: int) -> int:
+    """Steps of ``batch_size`` that ``seconds`` of training hold at the measured speed."""
+    return max(0, math.floor(seconds * images_per_second / batch_size))
+
+
+def validation_images(train_seconds: float, images_per_second: float, count: int, n: int) -> int:
+    """Images per validation so that ``n`` validations cost at most `VAL_SHARE` of training
+    (inference at ~`FORWARD_PER_TRAIN_STEP` x the training speed), at least 16."""
+    forward = images_per_second * FORWARD_PER_TRAIN_STEP
+    return int(min(count, max(16, VAL_SHARE * train_seconds * forward / max(n, 1))))
+
+
+def images_to_beat_constant() -> int | None:
+    """Training images after which the ``quick`` learning curve beat a constant depth on every
+    metric (`msdepth.presets.QUICK_CURVE`, measured); None when it never did."""
+    for images, point in sorted(QUICK_CURVE.items()):
+        if point["beats_constant"]:
+            return images
+    return None
 
 
 def _constant_metrics(samples: Any, value: float, settings: Any) -> dict[str, float]:
@@ -128,6 +162,33 @@ def _panels(model: Any, data: Path, out: Path, count: int = 4) -> list[Path]:
     return paths
 
 
+def beats(model: dict[str, float], baseline: dict[str, float]) -> list[str]:
+    """The metrics on which ``model`` is not better than ``baseline`` (empty: better on all)."""
+    from msdepth.metrics import HIGHER_IS_BETTER
+
+    worse = []
+    for name, higher in HIGHER_IS_BETTER.items():
+        if name in model and name in baseline:
+            better = model[name] > baseline[name] if higher else model[name] < baseline[name]
+            if not better:
+                worse.append(name)
+    return worse
+
+
+class _Clock:
+    """The run's budget: seconds since the start and seconds left."""
+
+    def __init__(self, minutes: float):
+        self.start = time.monotonic()
+        self.budget = minutes * 60.0
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def left(self) -> float:
+        return self.budget - self.elapsed()
+
+
 def run_quickstart(settings: QuickstartSettings) -> QuickstartReport:
     """Run the whole walk; returns what it measured (also written to report.json / .md)."""
     from msdepth.evaluation import EvalSettings, evaluate, open_samples
@@ -141,8 +202,14 @@ def run_quickstart(settings: QuickstartSettings) -> QuickstartReport:
         raise DataError(
             f"--real {settings.real} does not exist; pass a folder or CSV of RGB-D pairs"
         )
-    config = demo_config(settings.overrides)
-    start = time.monotonic()
+    config = demo_config(settings.overrides).replace("train", device=settings.device)
+    if config.optim.schedule != "constant" and config.optim.warmup_steps < PROBE_STEPS:
+        raise ConfigError(
+            f"quickstart measures each stage's speed in its first {PROBE_STEPS} warm-up steps; "
+            f"optim.warmup_steps = {config.optim.warmup_steps} is fewer (set it to "
+            f"{PROBE_STEPS} or more, or optim.schedule = 'constant')"
+        )
+    clock = _Clock(settings.minutes)
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)
     data, run = out / "data", out / "run"
@@ -157,48 +224,101 @@ def run_quickstart(settings: QuickstartSettings) -> QuickstartReport:
         SIZE,
         overwrite=True,
         progress=settings.progress,
+        val=settings.val_images,
     )
     timings["synthesize"] = time.monotonic() - t
+    if run.exists():
+        import shutil
 
-    train_s = settings.minutes * 60 * (1 - EVAL_SHARE) - (time.monotonic() - start)
-    if train_s <= 0:
-        raise ConfigError(
-            f"--minutes {settings.minutes} is spent on synthesising the data; "
-            "give more minutes or fewer --train-images"
-        )
+        shutil.rmtree(run)  # a fresh run each time, like the data
+
+    batch = config.train.batch_size
+    n_val = settings.val_images or settings.test_images
+    n_real = 20 if settings.real is not None else 0
+    plan: dict[str, Any] = {"budget_s": clock.budget}
     stages: dict[str, dict[str, Any]] = {}
-    checkpoints: dict[str, Path] = {}
-    for stage, share in (("coarse", settings.coarse_share), ("fine", 1.0 - settings.coarse_share)):
-        t = time.monotonic()
-        result = train(
-            config,
-            data,
-            run,
-            stages=(stage,),
-            progress=settings.progress,
-            max_minutes=train_s * share / 60,
+    results: dict[str, Any] = {}
+    val_images = {"coarse": min(n_val, COARSE_VAL_IMAGES)}  # fine: planned after coarse's probe
+    eval_reserve = EVAL_SHARE * clock.budget
+
+    def run_stage(stage: str, steps: int, val_every: int, minutes: float):
+        cfg = config.replace(
+            "train",
+            **{f"{stage}_steps": steps},
+            val_images=val_images[stage],
+            val_every=max(1, val_every),
+            max_minutes=max(minutes, 0.05),
         )
+        folder = run / "checkpoints"
+        resume = folder.is_dir() and any(p.name.startswith(f"{stage}-0") for p in folder.iterdir())
+        return train(
+            cfg, data, run, stages=(stage,), progress=settings.progress, resume=resume
+        ).stages[stage]
+
+    for stage in ("coarse", "fine"):
+        t = time.monotonic()
+        probe = run_stage(stage, PROBE_STEPS, PROBE_STEPS, clock.left() / 60)
+        rate = max(probe.images_per_second, 1e-3)
+        overhead = max(0.0, time.monotonic() - t - PROBE_STEPS * batch / rate)
+        if stage == "coarse":
+            # inference costs ~1/3 of a training image: size the final evaluation to its share
+            forward = rate * FORWARD_PER_TRAIN_STEP
+            room = max(0.0, EVAL_SHARE * clock.budget - EVAL_FIXED_S) * forward
+            n_test = int(min(settings.test_images, max(50, (room - 3 * n_real - 4) / 2)))
+            eval_reserve = (2 * n_test + 3 * n_real + 4) / forward + EVAL_FIXED_S
+            plan.update(test_images=n_test, eval_reserve_s=eval_reserve)
+            fine_rate = rate * FINE_SPEEDUP  # estimated; the fine stage's probe measures it
+            per_image = (1 - FINE_SHARE) / rate + FINE_SHARE / fine_rate
+            train_s = clock.left() - eval_reserve - 2 * overhead  # the fine stage starts too
+            images = max(0.0, train_s / (1 + VAL_SHARE)) / per_image
+            stage_s = images * (1 - FINE_SHARE) / rate
+            fine_s = images * FINE_SHARE / fine_rate
+            val_images["fine"] = validation_images(fine_s, fine_rate, n_val, VALIDATIONS["fine"])
+        else:
+            stage_s = max(0.0, clock.left() - eval_reserve - overhead) / (1 + VAL_SHARE)
+        steps = min(
+            PROBE_STEPS + plan_steps(stage_s, rate, batch), getattr(config.train, f"{stage}_steps")
+        )
+        val_every = max(1, steps // VAL_INTERVALS[stage])
+        plan[stage] = {
+            "probe_images_per_second": rate,
+            "start_overhead_s": overhead,
+            "planned_s": stage_s,
+            "steps": steps,
+            "val_images": val_images[stage],
+            "val_every": val_every,
+        }
+        result = probe
+        if steps > PROBE_STEPS:
+            limit = (stage_s * 1.1 + overhead + 5) / 60
+            result = run_stage(stage, steps, val_every, limit)
+        results[stage] = result
         timings[f"train_{stage}"] = time.monotonic() - t
-        r = result.stages[stage]
-        checkpoints[stage] = r.checkpoint  # type: ignore[assignment]
         stages[stage] = {
-            "steps": r.steps,
-            "images_per_second": r.images_per_second,
-            "final_loss": r.loss_history[-1][1] if r.loss_history else None,
-            "checkpoint": str(r.checkpoint),
+            "steps": result.steps,
+            "images": result.steps * batch,
+            "images_per_second": result.images_per_second or rate,
+            "final_loss": result.loss_history[-1][1] if result.loss_history else None,
+            "kept_step": result.kept_step,
+            "checkpoint": str(result.result),
+            "stopped_by_budget": result.stopped_by_budget,
         }
 
     t = time.monotonic()
+    n_test = plan["test_images"]
     eval_settings = EvalSettings(crop="none", min_depth=1e-3, max_depth=10.0)
+
+    def test_samples():
+        return itertools.islice(open_samples(data, "test"), n_test)
+
     rows: dict[str, dict[str, float]] = {}
-    for label, ckpt in (("coarse", checkpoints["coarse"]), ("coarse + fine", checkpoints["fine"])):
-        predictor = load(ckpt)
-        rows[label] = evaluate(predictor, open_samples(data, "test"), eval_settings).metrics
+    for label, stage in (("coarse", "coarse"), ("coarse + fine", "fine")):
+        predictor = load(results[stage].result, device=settings.device)
+        rows[label] = evaluate(predictor, test_samples(), eval_settings).metrics
     median = _train_median_depth(data)
-    rows[f"constant {median:.2f} m (train median)"] = _constant_metrics(
-        open_samples(data, "test"), median, eval_settings
-    )
-    model = load(checkpoints["fine"])
+    constant_label = f"constant {median:.2f} m (train median)"
+    rows[constant_label] = _constant_metrics(test_samples(), median, eval_settings)
+    model = load(results["fine"].result, device=settings.device)
     panels = _panels(model, data, out / "predictions")
     real_rows: dict[str, dict[str, float]] = {}
     if settings.real is not None:
@@ -210,20 +330,60 @@ def run_quickstart(settings: QuickstartSettings) -> QuickstartReport:
             samples, median, EvalSettings(crop="eigen")
         )
     timings["evaluate"] = time.monotonic() - t
-    timings["total"] = time.monotonic() - start
+    timings["total"] = clock.elapsed()
 
-    report = QuickstartReport(out, data, run, rows, real_rows, panels, timings, stages)
+    worse = beats(rows["coarse + fine"], rows[constant_label])
+    verdict = _verdict(worse, stages, batch, clock.budget)
+    report = QuickstartReport(
+        out, data, run, rows, real_rows, panels, timings, stages, plan, verdict
+    )
     (out / "report.json").write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
     (out / "report.md").write_text(format_report(report), encoding="utf-8")
     return report
 
 
+def _verdict(worse: list[str], stages: dict[str, dict[str, Any]], batch: int, budget: float) -> str:
+    """The report's first line: whether the model beats the constant baseline everywhere, and
+    if not, the measured speed and the minutes the learning curve says it would need."""
+    images = sum(s["images"] for s in stages.values())
+    rate = images / max(
+        sum(s["images"] / max(s["images_per_second"], 1e-6) for s in stages.values()), 1e-6
+    )
+    if not worse:
+        return (
+            f"The model beats a constant depth on every metric ({images} training images "
+            f"at {rate:.1f} images/s)."
+        )
+    needed = images_to_beat_constant()
+    hint = (
+        f"the learning curve of the quick recipe beat it after {needed} images: about "
+        f"--minutes {math.ceil((needed / rate) / 60 / (1 - EVAL_SHARE) + 1)} on this machine"
+        if needed
+        else "train longer (--minutes)"
+    )
+    return (
+        f"WARNING: the model does not beat a constant depth on {', '.join(worse)} yet: this "
+        f"machine trained {images} images at {rate:.1f} images/s in {budget / 60:.0f} minutes; "
+        + hint
+        + "."
+    )
+
+
 def format_report(report: QuickstartReport) -> str:
-    """The report as Markdown: metric tables, throughput, and where everything was written."""
+    """The report as Markdown: verdict, metric tables, throughput, where everything went."""
     from msdepth.evaluation.table import format_table, paper_columns
 
-    lines = ["# msdepth quickstart report", ""]
-    lines += ["## Held-out synthetic rooms (whole frame, no crop, 1e-3..10 m)", "", "```"]
+    lines = (
+        [report.verdict, "", "# msdepth quickstart report", ""]
+        if report.verdict
+        else [
+            "# msdepth quickstart report",
+            "",
+        ]
+    )
+    n_test = report.plan.get("test_images")
+    count = f"{n_test} images, " if n_test else ""
+    lines += [f"## Held-out synthetic rooms ({count}whole frame, no crop, 1e-3..10 m)", "", "```"]
     lines.append(format_table({k: paper_columns(v) for k, v in report.rows.items()}))
     lines += ["```", ""]
     if report.real_rows:
@@ -237,9 +397,14 @@ def format_report(report: QuickstartReport) -> str:
         ]
     lines += ["## Training", ""]
     for stage, info in report.stages.items():
+        kept = (
+            f", kept step {info['kept_step']} (best validation)"
+            if info.get("kept_step", info["steps"]) != info["steps"]
+            else ""
+        )
         lines.append(
-            f"- {stage}: {info['steps']} steps at {info['images_per_second']:.1f} images/s, "
-            f"final loss {info['final_loss']}"
+            f"- {stage}: {info['steps']} steps ({info['images']} images) at "
+            f"{info['images_per_second']:.1f} images/s, final loss {info['final_loss']}{kept}"
         )
     lines += ["", "## Files", ""]
     lines.append(f"- dataset: `{report.data}`")

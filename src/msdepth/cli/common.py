@@ -2,6 +2,7 @@
 
 - ``--device auto|cpu|cuda|cuda:N`` (commands that run the network): `msdepth.devices`.
 - ``--quiet``: no progress bars and no status lines; the result and errors still print.
+  Status lines (the device chosen) go to stdout, errors to stderr as one line.
 - ``--json [PATH]``: the result as one JSON object, on stdout instead of the text (``--json``
   alone or ``--json -``), or written to PATH beside the text.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +50,10 @@ def json_target(args: argparse.Namespace) -> Path | None:
 
 
 def status(args: argparse.Namespace, line: str) -> None:
-    """A status line (e.g. the device chosen) on stderr, unless ``--quiet`` or ``--json``."""
+    """A status line (e.g. the device chosen) on stdout, unless ``--quiet`` or JSON on stdout;
+    stderr stays for errors, one line each."""
     if not args.quiet and args.json != "-":
-        print(line, file=sys.stderr)
+        print(line, flush=True)
 
 
 def emit(args: argparse.Namespace, result: dict[str, Any], text: str) -> None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
+from msdepth.cli.common import add_common_flags, emit, json_target, status
 from msdepth.metrics import CROPS
 
 
@@ -59,20 +58,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--flip-tta", action="store_true", help="average with the mirrored image")
     p.add_argument("--pooled", action="store_true", help="also print pixel-pooled metrics")
     p.add_argument("--batch-size", type=int, default=8, help="images per network call (default 8)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (PyTorch checkpoints)")
-    p.add_argument(
-        "--json", type=Path, default=None, help="write metrics, per-image rows, settings"
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_common_flags(p)  # --json: metrics, per-image rows and settings
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from msdepth.errors import ConfigError
     from msdepth.evaluation import EvalSettings, evaluate, open_samples, results_table
-    from msdepth.fileio import atomic_path
     from msdepth.inference import load
     from msdepth.inference.camera import CameraSpec
 
@@ -88,15 +81,16 @@ def run(args: argparse.Namespace) -> int:
         flip_tta=args.flip_tta,
         batch_size=args.batch_size,
     )
-    if args.json is not None and args.json.is_dir():
-        raise ConfigError(f"--json {args.json} is a folder; give a file name such as metrics.json")
+    json_target(args)
     source = open_samples(
         args.data, args.split, args.depth_format, args.depth_scale, depth_dir=args.depth_dir
     )
     predictor = load(args.checkpoint, device=args.device, batch_size=args.batch_size)
+    status(args, f"device: {predictor.device} ({predictor.backend.name})")
 
     def progress(items):
-        return tqdm(items, total=len(source), desc="evaluate", unit="img", disable=args.quiet)
+        hide = args.quiet or args.json == "-"
+        return tqdm(items, total=len(source), desc="evaluate", unit="img", disable=hide)
 
     result = evaluate(
         predictor,
@@ -110,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         },
         camera=camera,
     )
-    print(
+    lines = [
         f"{len(result.per_image)} images from {source.path} ({source.kind}, {source.resolution} "
         f"resolution); crop {crop}, {settings.min_depth} < gt < {settings.max_depth} m, "
         "per-image mean"
@@ -118,21 +112,20 @@ def run(args: argparse.Namespace) -> int:
         + (", flip TTA" if settings.flip_tta else "")
         + "; focal: "
         + ", ".join(result.settings["focal_sources"])
-    )
+    ]
     if source.kind == "prepared":
-        print(
+        lines.append(
             "note: prepared datasets are evaluated at their stored resolution; for the paper's "
             "640x480 protocol evaluate the original pairs (CSV or folder)"
         )
     if result.skipped:
-        print(
+        lines.append(
             f"skipped {len(result.skipped)} image(s) without a valid pixel: {', '.join(result.skipped[:5])}"
         )
-    print(results_table(result.metrics, dataset="kitti" if args.kitti else "nyu"))
+    lines.append(results_table(result.metrics, dataset="kitti" if args.kitti else "nyu"))
     if args.pooled:
-        print("pixel-pooled: " + "  ".join(f"{k} {v:.4f}" for k, v in result.pooled.items()))
-    if args.json:
-        with atomic_path(args.json) as tmp:
-            tmp.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
-        print(f"wrote {args.json}")
+        lines.append("pixel-pooled: " + "  ".join(f"{k} {v:.4f}" for k, v in result.pooled.items()))
+    if args.json not in (None, "-"):
+        lines.append(f"wrote {args.json}")
+    emit(args, result.to_dict(), "\n".join(lines))
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from msdepth.cli.common import add_common_flags, emit, json_target, status
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from msdepth.export import ONNX_OPSET
@@ -21,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--opset", type=int, default=ONNX_OPSET, help=f"ONNX opset (default {ONNX_OPSET})"
     )
+    add_common_flags(p)
     p.set_defaults(func=run)
 
 
@@ -30,8 +33,19 @@ def run(args: argparse.Namespace) -> int:
 
     if args.onnx is None and args.torchscript is None:
         raise ConfigError("nothing to export; pass --onnx model.onnx and/or --torchscript model.pt")
+    from msdepth.devices import describe_device, resolve_device
+
+    json_target(args)
+    device = resolve_device(args.device)
+    status(args, f"device: {describe_device(device)}")
+    written: dict[str, str] = {}
     if args.onnx is not None:
-        print(f"wrote {export_onnx(args.checkpoint, args.onnx, opset=args.opset)}")
+        written["onnx"] = str(export_onnx(args.checkpoint, args.onnx, args.opset, str(device)))
     if args.torchscript is not None:
-        print(f"wrote {export_torchscript(args.checkpoint, args.torchscript)}")
+        written["torchscript"] = str(
+            export_torchscript(args.checkpoint, args.torchscript, str(device))
+        )
+    emit(
+        args, {"device": str(device), **written}, "\n".join(f"wrote {p}" for p in written.values())
+    )
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from msdepth.cli.common import add_common_flags, emit
 from msdepth.config import ModelConfig
 from msdepth.models import MultiScaleDepth, count_parameters
 
@@ -16,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--height", type=int, default=ModelConfig.input_height, help="input height (default 228)"
     )
+    add_common_flags(p, device=False)
     p.set_defaults(func=run)
 
 
@@ -26,12 +28,20 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"input {args.width}x{args.height} is too small; use at least 64x64")
     model = MultiScaleDepth(ModelConfig(input_width=args.width, input_height=args.height))
     g = model.geometry
-    print(f"input        {g.input_hw[1]}x{g.input_hw[0]} RGB")
-    print(
-        f"coarse5 map  {g.coarse5_hw[1]}x{g.coarse5_hw[0]}x256 -> fc6 {g.fc6_in} -> 4096 -> fc7 {g.fc7_out}"
-    )
-    print(f"output       {g.output_hw[1]}x{g.output_hw[0]} log depth")
-    print(
-        f"parameters   coarse {count_parameters(model.coarse):,}  fine {count_parameters(model.fine):,}"
-    )
+    coarse, fine = count_parameters(model.coarse), count_parameters(model.fine)
+    lines = [
+        f"input        {g.input_hw[1]}x{g.input_hw[0]} RGB",
+        f"coarse5 map  {g.coarse5_hw[1]}x{g.coarse5_hw[0]}x256 -> fc6 {g.fc6_in} -> 4096 -> fc7 {g.fc7_out}",
+        f"output       {g.output_hw[1]}x{g.output_hw[0]} log depth",
+        f"parameters   coarse {coarse:,}  fine {fine:,}",
+    ]
+    result = {
+        "input_hw": list(g.input_hw),
+        "coarse5_hw": list(g.coarse5_hw),
+        "output_hw": list(g.output_hw),
+        "fc6_in": g.fc6_in,
+        "fc7_out": g.fc7_out,
+        "parameters": {"coarse": coarse, "fine": fine},
+    }
+    emit(args, result, "\n".join(lines))
     return 0

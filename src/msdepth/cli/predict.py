@@ -139,7 +139,6 @@ def _align_source(align: Path | None, paths: list[Path]):
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from msdepth.devices import resolve_device
     from msdepth.fileio import ensure_folder
     from msdepth.inference import load
     from msdepth.inference.align import check_mode
@@ -165,9 +164,8 @@ def run(args: argparse.Namespace) -> int:
     paths = expand_paths(args.inputs)
     points_for = _align_source(args.align, paths)
     inputs = {p.resolve() for p in paths}
-    device = "cpu" if args.onnx else str(resolve_device(args.device))
-    predictor = load(args.onnx or args.checkpoint, device=device, batch_size=args.batch_size)
-    status(args, f"predict: {predictor}")
+    predictor = load(args.onnx or args.checkpoint, device=args.device, batch_size=args.batch_size)
+    status(args, f"device: {predictor.device} ({predictor.backend.name})")
     total = None if any(is_video(p) for p in paths) else len(paths)
     frames = iter_frames([str(p) for p in paths], every=args.every)
     images = []
@@ -211,7 +209,9 @@ def run(args: argparse.Namespace) -> int:
         )
         bar.update(1)
     bar.close()
-    result = {"out": str(args.out), "model": str(predictor.source), "outputs": list(kinds),
-              "count": len(images), "images": images}  # fmt: skip
+    files = [f for image in images for f in image["files"]]
+    result = {"images": len(images), "out": str(args.out), "device": predictor.device,
+              "files": files, "model": str(predictor.source), "outputs": list(kinds),
+              "per_image": images}  # fmt: skip
     emit(args, result, f"wrote {', '.join(kinds)} for {len(images)} image(s) to {args.out}")
     return 0

@@ -11,6 +11,7 @@ import argparse
 import re
 from pathlib import Path
 
+from msdepth.cli.common import add_common_flags, emit, json_target
 from msdepth.data.depth_formats import DEPTH_FORMATS
 from msdepth.errors import ConfigError
 
@@ -51,9 +52,8 @@ def _common(parser: argparse.ArgumentParser, single_split: bool) -> None:
         action="store_true",
         help="skip unreadable/mismatched/all-invalid samples and list them in meta.json",
     )
-    parser.add_argument(
-        "--no-progress", action="store_true", help="no progress bar (default: on a terminal)"
-    )
+    parser.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)  # = --quiet
+    add_common_flags(parser, device=False)
     if single_split:
         parser.add_argument("--split", default="test", help="split name to write (default: test)")
         formats = "; ".join(f"{k}: {v}" for k, v in DEPTH_FORMATS.items())
@@ -129,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 0:
         raise ConfigError(f"--workers must be 0 or more, got {args.workers}")
+    json_target(args)
     options = PrepareOptions(
         size=args.size,
         keep_size=args.keep_size,
@@ -139,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         skip_bad=args.skip_bad,
         overwrite=args.overwrite,
         intrinsics=_intrinsics(args),
-        progress=False if args.no_progress else None,
+        progress=False if args.no_progress or args.quiet or args.json == "-" else None,
     )
     if args.source == "nyu-mat":
         out = prepare_nyu_mat(args.mat, args.splits, args.out, options, raw_depth=args.raw_depth)
@@ -161,11 +162,14 @@ def run(args: argparse.Namespace) -> int:
             "depth_format": options.depth_format,
         }
         out = prepare_pairs(pairs, args.out, args.split, source, options, bad_files)
-    _summary(out)
+    meta = _summary(out)
+    text = meta.pop("_text")
+    emit(args, {"dataset": str(out), "meta": meta}, text)
     return 0
 
 
-def _summary(out: Path) -> None:
+def _summary(out: Path) -> dict:
+    """The dataset's meta.json, with its one-line summary under ``_text``."""
     from msdepth.data.prepared import read_meta
 
     meta = read_meta(out)
@@ -179,4 +183,4 @@ def _summary(out: Path) -> None:
             else ""
         )
         parts.append(f"{name}: {s['count']}{skipped}{rng}")
-    print(f"prepared {out} ({w}x{h}) - " + "; ".join(parts))
+    return {**meta, "_text": f"prepared {out} ({w}x{h}) - " + "; ".join(parts)}

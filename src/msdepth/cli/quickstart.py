@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from msdepth.cli.common import add_common_flags, emit, json_target
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -18,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget (default 10)")
     p.add_argument("--train-images", type=int, default=2000, help="synthetic training images")
+    p.add_argument(
+        "--val-images", type=int, default=100, help="synthetic validation images (default 100)"
+    )
     p.add_argument("--test-images", type=int, default=200, help="synthetic held-out images")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
@@ -31,24 +36,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SECTION.KEY=VALUE",
         help="config override, e.g. --set train.batch_size=32 (repeatable)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_common_flags(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from msdepth.quickstart import QuickstartSettings, format_report, run_quickstart
 
+    json_target(args)
     report = run_quickstart(
         QuickstartSettings(
             out=args.out,
             minutes=args.minutes,
             train_images=args.train_images,
+            val_images=args.val_images,
             test_images=args.test_images,
             seed=args.seed,
             real=args.real,
             overrides=args.overrides,
-            progress=not args.quiet,
+            progress=not args.quiet and args.json != "-",
+            device=args.device,
         )
     )
-    print(format_report(report))
+    emit(args, report.to_dict(), format_report(report))
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from msdepth.cli.common import add_common_flags, emit, json_target
 from msdepth.cli.synth import parse_size
 
 
@@ -18,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--count", type=int, default=16, help="samples, spread evenly (default 16)")
     p.add_argument("--columns", type=int, default=4, help="RGB | depth pairs per row (default 4)")
     p.add_argument("--tile", default="160x120", help="size of each tile (default 160x120)")
+    add_common_flags(p, device=False)
     p.set_defaults(func=run)
 
 
@@ -25,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from msdepth.data.contact_sheet import save_contact_sheet
     from msdepth.data.prepared import read_meta
 
+    json_target(args)
     split = args.split
     if split is None:
         splits = read_meta(args.dataset)["splits"]
@@ -37,5 +40,5 @@ def run(args: argparse.Namespace) -> int:
         tile=parse_size(args.tile, "--tile"),
         columns=args.columns,
     )
-    print(f"wrote {out}")
+    emit(args, {"contact_sheet": str(out), "dataset": str(args.dataset)}, f"wrote {out}")
     return 0

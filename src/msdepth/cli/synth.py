@@ -6,6 +6,7 @@ import argparse
 import math
 import re
 
+from msdepth.cli.common import add_common_flags, emit, json_target
 from msdepth.errors import ConfigError
 
 
@@ -38,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", required=True, help="dataset folder to create")
     p.add_argument("--train", type=int, default=1000, help="training images (default 1000)")
+    p.add_argument("--val", type=int, default=0, help="validation images (default 0)")
     p.add_argument("--test", type=int, default=100, help="test images (default 100)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same data, bit for bit")
     p.add_argument("--size", default="320x240", help="image WIDTHxHEIGHT (default 320x240)")
@@ -58,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="horizontal field of view in degrees, fixed or drawn per frame from MIN:MAX "
         "(intrinsics stored per frame); default NYU's Kinect (63.3 degrees)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_common_flags(p, device=False)
     p.set_defaults(func=run)
 
 
@@ -66,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from msdepth.synth import synthesize_dataset
 
     size = parse_size(args.size)
+    json_target(args)
     fov = parse_fov(args.fov) if args.fov is not None else None
     out = synthesize_dataset(
         args.out,
@@ -76,14 +79,26 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         workers=args.workers,
         sensor=not args.clean_depth,
-        progress=not args.quiet,
+        progress=not args.quiet and args.json != "-",
+        val=args.val,
         fov=fov,
     )
-    print(f"wrote {out} ({args.train} train + {args.test} test, {size[0]}x{size[1]})")
+    val = f" + {args.val} val" if args.val else ""
+    lines = [f"wrote {out} ({args.train} train{val} + {args.test} test, {size[0]}x{size[1]})"]
+    result = {
+        "dataset": str(out),
+        "train": args.train,
+        "val": args.val,
+        "test": args.test,
+        "size": list(size),
+        "fov_deg": list(fov) if isinstance(fov, tuple) else fov,
+    }
     if args.contact_sheet:
         from msdepth.data.contact_sheet import save_contact_sheet
 
         split = "test" if args.test > 0 else "train"
         sheet = save_contact_sheet(args.contact_sheet, out, split=split)
-        print(f"wrote {sheet}")
+        lines.append(f"wrote {sheet}")
+        result["contact_sheet"] = str(sheet)
+    emit(args, result, "\n".join(lines))
     return 0

@@ -6,6 +6,9 @@ import argparse
 import os
 from pathlib import Path
 
+from msdepth.cli.common import add_common_flags, emit, json_target, status
+from msdepth.presets import PRESETS
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -18,6 +21,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, type=Path, help="prepared dataset folder")
     p.add_argument("--out", required=True, type=Path, help="run folder (created)")
     p.add_argument("--stage", choices=["coarse", "fine", "both"], default="both")
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=None,
+        help="a named recipe applied before --config and --set: paper (the default) or quick "
+        "(AdamW + cosine, for training from scratch in minutes; docs/training.md)",
+    )
     p.add_argument("--config", type=Path, help="TOML file with [model] [augment] [optim] [train]")
     p.add_argument(
         "--set",
@@ -30,7 +40,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, help="images per step per process")
     p.add_argument("--lr-scale", type=float, help="global factor on every learning rate")
     p.add_argument("--seed", type=int)
-    p.add_argument("--device", choices=["cpu", "cuda"])
     p.add_argument(
         "--precision",
         choices=["auto", "fp32", "bf16"],
@@ -64,7 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="debugging: find the operation whose gradient first becomes NaN (slow)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)  # = --quiet
+    add_common_flags(p)
     p.set_defaults(func=run)
 
 
@@ -86,9 +96,18 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, object]:
     return {key: value for key, value in flags.items() if value is not None}
 
 
-def run(args: argparse.Namespace) -> int:
+def _toml_pairs(path: Path) -> dict[str, object]:
+    """A TOML config file as dotted overrides, so it refines a preset key by key."""
     from msdepth.config import Config
+
+    data = Config.from_toml(path).to_dict()  # validates the file (unknown keys, types)
+    raw = Config.read_toml_dict(path)
+    return {f"{s}.{k}": data[s][k] for s, values in raw.items() for k in values}
+
+
+def run(args: argparse.Namespace) -> int:
     from msdepth.errors import DataError
+    from msdepth.presets import preset_config
     from msdepth.train import train
     from msdepth.train.trainer import resume_config
 
@@ -97,15 +116,21 @@ def run(args: argparse.Namespace) -> int:
             f"--data {args.data} is not a prepared dataset (no meta.json); "
             "run msdepth prepare or msdepth synth first"
         )
-    if args.config is not None:
-        config = Config.from_toml(args.config)
-    elif args.resume:
+    if args.resume and args.config is None and args.preset is None:
         config = resume_config(args.out)  # a resumed run keeps its own settings
     else:
-        config = Config()
+        config = preset_config(args.preset or "paper")
+        if args.config is not None:
+            config = config.with_overrides(_toml_pairs(args.config), source=str(args.config))
     config = config.with_overrides(args.set, source="--set")
     config = config.with_overrides(_flag_overrides(args), source="command line")
     resume = args.resume if args.resume is True or not args.resume else Path(args.resume)
+    json_target(args)
+    quiet = args.quiet or args.no_progress
+    if os.environ.get("RANK", "0") == "0":
+        from msdepth.devices import describe_device, resolve_device
+
+        status(args, f"device: {describe_device(resolve_device(config.train.device))}")
     result = train(
         config,
         args.data,
@@ -113,13 +138,14 @@ def run(args: argparse.Namespace) -> int:
         stages=args.stage,
         init=args.init,
         resume=resume,
-        progress=not args.no_progress,
+        progress=not quiet and args.json != "-",
     )
     if os.environ.get("RANK", "0") != "0":
         return 0  # under torchrun only rank 0 reports
+    lines = []
     for stage in result.stages.values():
         if stage.skipped:
-            print(f"{stage.stage}: already finished in {result.run}")
+            lines.append(f"{stage.stage}: already finished in {result.run}")
             continue
         loss = f"{stage.loss_history[-1][1]:.4f}" if stage.loss_history else "n/a"
         metrics = stage.final_metrics
@@ -130,10 +156,11 @@ def run(args: argparse.Namespace) -> int:
             else ""
         )
         budget = " (time budget)" if stage.stopped_by_budget else ""
-        print(
+        lines.append(
             f"{stage.stage}: {stage.steps}/{stage.total_steps} steps{budget}, loss {loss},"
             f" {stage.images_per_second:.1f} img/s{val}"
         )
     if result.model_path is not None:
-        print(f"model: {result.model_path}")
+        lines.append(f"model: {result.model_path}")
+    emit(args, result.to_dict(), "\n".join(lines))
     return 0

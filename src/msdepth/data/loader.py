@@ -199,9 +199,12 @@ def make_eval_loader(
     rank: int = 0,
     world_size: int = 1,
     depth_factors: np.ndarray | None = None,
+    count: int | None = None,
 ) -> DataLoader:
-    """In-order centre-cropped batches (this rank's share of them), no augmentation."""
-    indices = range(rank, len(dataset), world_size)
+    """In-order centre-cropped batches (this rank's share of them, of the first ``count``
+    samples when given), no augmentation."""
+    end = len(dataset) if not count else min(count, len(dataset))
+    indices = range(rank, end, world_size)
     return DataLoader(
         _Keyed(dataset, depth_factors),
         batch_sampler=_OrderedBatches(indices, batch_size),

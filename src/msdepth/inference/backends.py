@@ -40,23 +40,11 @@ class Backend(Protocol):
 
 
 def check_device(device: str) -> str:
-    """``device`` if PyTorch can run on it here, else a one-line `ConfigError` saying why."""
-    import torch
+    """The device ``device`` names (``auto``: CUDA where PyTorch sees it, else CPU), if PyTorch
+    can run on it here, else a one-line `ConfigError` saying why (`msdepth.devices`)."""
+    from msdepth.devices import resolve_device
 
-    try:
-        kind = torch.device(device).type
-    except (RuntimeError, ValueError, TypeError):
-        raise ConfigError(f"device {device!r} is not a device name; use cpu or cuda") from None
-    available = {
-        "cpu": True,
-        "cuda": torch.cuda.is_available(),
-        "mps": torch.backends.mps.is_available(),
-    }
-    if not available.get(kind, False):
-        raise ConfigError(
-            f"device {device!r} is not available to this PyTorch build or machine; use cpu"
-        )
-    return str(device)
+    return str(resolve_device(device))
 
 
 class TorchBackend:

@@ -259,14 +259,18 @@ class DepthPredictor:
 
 
 def load(
-    path: str | Path, device: str = "cpu", batch_size: int = 8, threads: int | None = None
+    path: str | Path, device: str = "auto", batch_size: int = 8, threads: int | None = None
 ) -> DepthPredictor:
-    """A predictor from a checkpoint file, a run folder, or an ``.onnx`` file from `export`."""
+    """A predictor from a checkpoint file, a run folder, or an ``.onnx`` file from `export`.
+
+    ``device``: ``auto`` (CUDA where PyTorch sees a GPU, else CPU), ``cpu``, ``cuda[:N]``.
+    """
     path = Path(path)
     if path.suffix.lower() == ".onnx":
         return DepthPredictor(OnnxBackend(path, threads=threads), path, batch_size)
     from msdepth.checkpoint import load_model
     from msdepth.inference.backends import check_device
 
-    model, info = load_model(path, device=check_device(device))
+    device = check_device(device)
+    model, info = load_model(path, device=device)
     return DepthPredictor(TorchBackend(model, info.config, device), info.path, batch_size)

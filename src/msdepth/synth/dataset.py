@@ -148,18 +148,19 @@ def synthesize_dataset(
     workers: int | None = None,
     sensor: bool = True,
     progress: bool = True,
+    val: int = 0,
     fov: FovSpec = None,
 ) -> Path:
-    """Write ``train`` + ``test`` synthetic rooms to a prepared dataset at ``out``; return it.
+    """Write ``train`` + ``val`` + ``test`` synthetic rooms to a prepared dataset at ``out``.
 
     ``size`` is (W, H); intrinsics in ``meta.json`` are the NYU Kinect's scaled to it, or with
     ``fov`` (horizontal degrees) those of that field of view; ``fov=(lo, hi)`` draws one per
     frame (uniform) and stores each frame's intrinsics (``<split>/intrinsics.npy``).
     ``sensor=False`` stores exact depth (range limits only) instead of Kinect-like depth.
     """
-    if train < 0 or test < 0:
-        raise ConfigError(f"image counts must be >= 0, got train={train} test={test}")
-    if train + test == 0:
+    if min(train, test, val) < 0:
+        raise ConfigError(f"image counts must be >= 0, got train={train} val={val} test={test}")
+    if train + test + val == 0:
         raise ConfigError("nothing to render: give --train and/or --test a positive count")
     w, h = size
     if w < MIN_SIZE[0] or h < MIN_SIZE[1]:
@@ -185,7 +186,7 @@ def synthesize_dataset(
     def intrinsics_of(split: str, i: int) -> dict[str, float] | None:
         return fov_intrinsics(size, frame_fov(seed, split, i, fov)) if per_frame else None  # type: ignore[arg-type]
 
-    bar = tqdm(total=train + test, unit="img", desc="synth", disable=not progress)
+    bar = tqdm(total=train + val + test, unit="img", desc="synth", disable=not progress)
     with DatasetWriter(
         out,
         image_size=(w, h),
@@ -194,7 +195,7 @@ def synthesize_dataset(
         overwrite=overwrite,
         per_frame_intrinsics=per_frame,
     ) as writer:
-        for split, count in (("train", train), ("test", test)):
+        for split, count in (("train", train), ("val", val), ("test", test)):
             if count == 0:
                 continue
             sw = writer.split(split, count)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.distributed as dist
 
-from msdepth.errors import ConfigError
+from msdepth.devices import resolve_device
 
 
 @dataclass
@@ -71,26 +71,21 @@ class Distributed:
 def setup_distributed(device: str) -> Distributed:
     """Read torchrun's environment; start the process group when there are several processes.
 
-    ``device`` is ``"cpu"`` or ``"cuda"``; with CUDA each process takes GPU ``LOCAL_RANK``.
-    A CUDA request on a machine without CUDA is a `ConfigError`.
+    ``device`` is ``auto`` (CUDA where PyTorch sees it, else CPU), ``cpu`` or ``cuda``; with
+    CUDA each process takes GPU ``LOCAL_RANK``. A CUDA request on a machine without CUDA is a
+    `ConfigError` (`msdepth.devices.resolve_device`).
     """
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            "--device cuda was requested but this PyTorch has no usable CUDA device; "
-            "use --device cpu"
-        )
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device == "cuda":
-        torch.cuda.set_device(local_rank)
-        dev = torch.device("cuda", local_rank)
-    else:
-        dev = torch.device("cpu")
+    dev = resolve_device(device)
+    cuda = dev.type == "cuda"
+    if cuda:
+        torch.cuda.set_device(dev)
     ctx = Distributed(rank, world_size, local_rank, dev)
     if world_size > 1 and not dist.is_initialized():
-        backend = "nccl" if device == "cuda" else "gloo"
-        kwargs = {"device_id": dev} if device == "cuda" else {}
+        backend = "nccl" if cuda else "gloo"
+        kwargs = {"device_id": dev} if cuda else {}
         dist.init_process_group(backend=backend, **kwargs)
         ctx.started_group = True
     return ctx

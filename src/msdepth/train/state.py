@@ -37,6 +37,7 @@ RESUMABLE_CHANGES = {
     "train.log_every",
     "train.panel_every",
     "train.val_every",
+    "train.val_images",
     "train.checkpoint_every",
     "train.keep_last",
     "train.max_minutes",
@@ -65,6 +66,9 @@ class TrainState:
     best_abs_rel: float = float("inf")
     loss_history: list[tuple[int, float]] = field(default_factory=list)
     finished: bool = False  # the stage's last checkpoint (steps reached or time budget spent)
+    total_steps: int = 0  # the stage's step count when written (0: unknown, older states)
+    # "best" must not fall below this validation delta1 (the fine stage's step 0)
+    min_delta1: float = 0.0
 
     @property
     def world_size(self) -> int:
@@ -90,6 +94,8 @@ def save_train_state(path: Path, state: TrainState) -> None:
         "best_abs_rel": state.best_abs_rel,
         "loss_history": history,
         "finished": state.finished,
+        "total_steps": state.total_steps,
+        "min_delta1": state.min_delta1,
     }
     tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
     try:
@@ -123,6 +129,8 @@ def load_train_state(path: Path) -> TrainState:
             best_abs_rel=float(payload["best_abs_rel"]),
             loss_history=[(int(s), float(v)) for s, v in history],
             finished=bool(payload["finished"]),
+            total_steps=int(payload.get("total_steps", 0)),
+            min_delta1=float(payload.get("min_delta1", 0.0)),
         )
         valid = (
             state.stage in ("coarse", "fine")

@@ -8,6 +8,7 @@ Under ``torchrun`` the same code runs DistributedDataParallel (see `distributed`
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import re
@@ -70,11 +71,20 @@ class StageResult:
     checkpoint: Path | None  # the stage's last step checkpoint
     best_checkpoint: Path | None  # lowest validation abs_rel, when validated
     final_metrics: dict[str, float] = field(default_factory=dict)  # validation at the end
-    best_metrics: dict[str, float] = field(default_factory=dict)
+    best_metrics: dict[str, float] = field(default_factory=dict)  # of the kept result
     loss_history: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss)
     images_per_second: float = 0.0  # training throughput over all ranks (no validation)
     stopped_by_budget: bool = False
     skipped: bool = False  # already finished in this run folder (resume)
+    kept_step: int = 0  # the step of what the stage hands on (fine: its best validated state)
+    validations: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+
+    @property
+    def result(self) -> Path | None:
+        """What the stage hands on: the fine stage's best validated state, else the last."""
+        if self.stage == "fine" and self.best_checkpoint is not None:
+            return self.best_checkpoint
+        return self.checkpoint
 
 
 @dataclass
@@ -85,6 +95,23 @@ class TrainResult:
     config: Config
     model_path: Path | None
     stages: dict[str, StageResult] = field(default_factory=dict)
+    device: str = "cpu"  # the device it trained on (train.device resolved)
+
+    def to_dict(self) -> dict:
+        """Plain values for JSON (`msdepth train --json`)."""
+        stages = {}
+        for name, r in self.stages.items():
+            item = dataclasses.asdict(r)
+            item["checkpoint"] = str(r.checkpoint) if r.checkpoint else None
+            item["best_checkpoint"] = str(r.best_checkpoint) if r.best_checkpoint else None
+            stages[name] = item
+        return {
+            "run": str(self.run),
+            "model": str(self.model_path) if self.model_path else None,
+            "device": self.device,
+            "stages": stages,
+            "config": self.config.to_dict(),
+        }
 
 
 def resume_config(run: str | Path) -> Config:
@@ -212,7 +239,7 @@ class Trainer:
             tmp.replace(self.run_dir / "config.toml")
         self.dist.barrier()
         self.observer.open()
-        result = TrainResult(self.run_dir, self.config, None)
+        result = TrainResult(self.run_dir, self.config, None, device=str(self.device))
         deterministic = torch.are_deterministic_algorithms_enabled()
         try:
             if self.config.train.deterministic:
@@ -268,13 +295,19 @@ class Trainer:
         if resume_from is not None:
             state = load_train_state(state_path(resume_from))
             self._check_state(state, stage, resume_from)
-            if state.finished:
+            if state.finished and not self._extends(stage, state):
                 return self._finished_result(stage, resume_from, state)
         s = self._start_stage(stage, state, resume_from, init)
         cfg = self.config.train
         budget = TimeBudget(cfg.max_minutes)
         stopped_by_budget = False
         try:
+            if stage == "fine" and s.step == 0 and self.val_set is not None:
+                # Step 0 is exactly the coarse prediction (the identity start): the reference
+                # that the kept fine result may not fall below.
+                with s.meter.paused():
+                    start = self._validate(s)
+                s.min_delta1 = start.get("delta1", 0.0)
             while s.step < s.total:
                 batch, pred = self._train_step(s)
                 s.step += 1
@@ -286,7 +319,7 @@ class Trainer:
                 if s.step % cfg.panel_every == 0 and self.dist.is_main:
                     panel = depth_panel(batch.image, batch.depth, batch.mask, pred.float().exp())
                     self.observer.panel(stage, s.step, panel)
-                if s.step % cfg.val_every == 0 and before_end:
+                if self._validation_due(s) and before_end:
                     with s.meter.paused():
                         self._validate(s)
                 if s.step % cfg.checkpoint_every == 0 and before_end:
@@ -300,14 +333,7 @@ class Trainer:
             final_metrics = self._validate(s)
             checkpoint = self._checkpoint(s, final_metrics, finished=True)
             if self.dist.is_main:
-                save_model(
-                    self.run_dir / "model.safetensors",
-                    s.model,
-                    self.config,
-                    stage,
-                    s.step,
-                    final_metrics,
-                )
+                self._save_result(s, final_metrics)
                 if stopped_by_budget:
                     self.observer.message(
                         f"{stage}: time budget spent after {s.step} of {s.total} steps"
@@ -328,7 +354,57 @@ class Trainer:
             s.history,
             s.meter.overall(),
             stopped_by_budget,
+            kept_step=s.best_step if stage == "fine" and best.is_file() else s.step,
+            validations=s.validations,
         )
+
+    def _extends(self, stage: Stage, state: TrainState) -> bool:
+        """Whether a finished stage is to continue: its step count was raised on resume.
+
+        Exact (equal to a run of the new length) when no rate so far depended on the step
+        count: under the constant schedule, or while every step done was in the warm-up.
+        """
+        total = (
+            self.config.train.coarse_steps if stage == "coarse" else self.config.train.fine_steps
+        )
+        trained_toward = state.total_steps or state.step
+        if total <= trained_toward:
+            return False
+        schedule = self.config.optim.schedule
+        if schedule != "constant" and state.step > self.config.optim.warmup_steps:
+            raise ConfigError(
+                f"{self.run_dir}: the {stage} stage finished {trained_toward} steps under "
+                f"optim.schedule = {schedule!r}, whose rates depend on the step count, so it "
+                f"cannot be extended to {total} and equal a {total}-step run; train into a new "
+                "--out folder (or use optim.schedule = 'constant')"
+            )
+        self.observer.message(f"{stage}: extending from {state.step} to {total} steps")
+        return True
+
+    def _validation_due(self, s: _Stage) -> bool:
+        """Every ``val_every`` steps; in the fine stage also at 1/8, 1/4 and 1/2 of it, where
+        a refinement that starts by damaging the coarse map would show first."""
+        every = self.config.train.val_every
+        if s.step % every == 0:
+            return True
+        return s.name == "fine" and s.step in {every // 8, every // 4, every // 2} - {0}
+
+    def _save_result(self, s: _Stage, final_metrics: dict[str, float]) -> None:
+        """``RUN/model.safetensors``: after the coarse stage its last state (what the fine stage
+        starts from); after the fine stage its best validated state, step 0 (= the coarse
+        prediction) included, so the refinement never hands on something worse than where it
+        began. Rank 0 only; the stage's model is not used afterwards."""
+        step, metrics = s.step, final_metrics
+        best = self.keeper.best_path(s.name)
+        if s.name == "fine" and best.is_file() and s.best_step != s.step:
+            weights, info = load_weights(best)
+            s.model.load_state_dict(weights)
+            step, metrics = info.step, info.metrics
+            self.observer.message(
+                f"{s.name}: keeping step {step} (best validation abs_rel "
+                f"{metrics.get('abs_rel', float('nan')):.4f}) over the last step {s.step}"
+            )
+        save_model(self.run_dir / "model.safetensors", s.model, self.config, s.name, step, metrics)
 
     def _train_step(self, s: _Stage) -> tuple[Batch, torch.Tensor]:
         """One SGD step on the next batch; returns the batch and the prediction (log depth)."""
@@ -418,6 +494,11 @@ class Trainer:
         else:
             torch.manual_seed(seed * 1000 + 1 + dist.rank)  # dropout differs between ranks
         self.observer.start_stage(stage, step, total)
+        best_file = self.keeper.best_path(stage)
+        best_step, best_metrics = None, {}
+        if state is not None and best_file.is_file():
+            info = read_info(best_file)
+            best_step, best_metrics = info.step, info.metrics
         return _Stage(
             name=stage,
             total=total,
@@ -432,6 +513,9 @@ class Trainer:
             best=state.best_abs_rel if state else float("inf"),
             history=list(state.loss_history) if state else [],
             last_good=resume_from,
+            best_metrics=best_metrics,
+            best_step=best_step,
+            min_delta1=state.min_delta1 if state else 0.0,
         )
 
     def _load_coarse(self, model: MultiScaleDepth, init: str | Path | None) -> Path:
@@ -479,19 +563,23 @@ class Trainer:
             )
 
     def _finished_result(self, stage: str, checkpoint: Path, state: TrainState) -> StageResult:
-        """A stage that already ended in this run folder (resume skips it)."""
+        """A stage that already ended in this run folder (resume skips it); its last weights
+        are still checked against their digest (a damaged run is refused, not trusted)."""
+        load_weights(checkpoint)
         best = self.keeper.best_path(stage)
+        best_info = read_info(best) if best.is_file() else None
         cfg = self.config.train
         return StageResult(
             stage,
             state.step,
             cfg.coarse_steps if stage == "coarse" else cfg.fine_steps,
             checkpoint,
-            best if best.is_file() else None,
+            best if best_info else None,
             read_info(checkpoint).metrics,
-            read_info(best).metrics if best.is_file() else {},
+            best_info.metrics if best_info else {},
             state.loss_history,
             skipped=True,
+            kept_step=best_info.step if stage == "fine" and best_info else state.step,
         )
 
     # ---- one stage: periodic work ----------------------------------------------------------
@@ -507,17 +595,20 @@ class Trainer:
         self.observer.train_scalars(s.name, report.last_step, report.mean, lrs, s.meter.rate())
 
     def _validate(self, s: _Stage) -> dict[str, float]:
-        """Validation on rank 0 (others wait); saves ``<stage>-best`` when abs_rel improves."""
+        """Validation on rank 0 (others wait); saves ``<stage>-best`` when abs_rel improves
+        without delta1 falling below the stage's floor (the fine stage's step 0)."""
         metrics: dict[str, float] = {}
         if self.dist.is_main and self.val_set is not None:
             with torch.random.fork_rng(devices=[]):  # never perturbs the training RNG
                 result = validate(s.model, self.val_set, self.config, self.device, self.autocast)
             metrics = result.metrics
+            s.validations.append((s.step, metrics))
             self.observer.val_scalars(s.name, s.step, metrics)
             panel = depth_panel(result.image, result.depth, result.mask, result.pred)
             self.observer.panel(f"{s.name}-val", s.step, panel)
-            if metrics["abs_rel"] < s.best:  # rank 0 alone tracks and saves the best
-                s.best, s.best_metrics = metrics["abs_rel"], metrics
+            better = metrics["abs_rel"] < s.best and metrics["delta1"] >= s.min_delta1
+            if better:  # rank 0 alone tracks and saves the best
+                s.best, s.best_metrics, s.best_step = metrics["abs_rel"], metrics, s.step
                 best = self.keeper.best_path(s.name)
                 save_model(best, s.model, self.config, s.name, s.step, metrics)
         self.dist.barrier()
@@ -548,6 +639,8 @@ class Trainer:
                 s.best,
                 s.history,
                 finished,
+                total_steps=s.total,
+                min_delta1=s.min_delta1,
             )
             save_train_state(state_path(path), state)
             self.keeper.prune(s.name)
@@ -597,3 +690,6 @@ class _Stage:
     history: list[tuple[int, float]]
     last_good: Path | None  # newest checkpoint written (or resumed from)
     best_metrics: dict[str, float] = field(default_factory=dict)
+    best_step: int | None = None
+    min_delta1: float = 0.0  # "best" may not have a lower validation delta1 (fine: step 0's)
+    validations: list[tuple[int, dict[str, float]]] = field(default_factory=list)

@@ -58,6 +58,7 @@ def validate(
         model.geometry.input_hw,
         model.output_hw,
         depth_factors=focal_factors(dataset, config.model.train_focal),  # the canonical camera
+        count=config.train.val_images or None,
     )
     accumulator = MetricAccumulator(config.eval.min_depth, config.eval.max_depth)
     loss_sum, images, first = 0.0, 0, None
