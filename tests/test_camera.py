@@ -133,3 +133,10 @@ def test_intrinsics_know_their_field_of_view_and_matrix():
     assert k.fov_x == pytest.approx(70.0)
     assert k.matrix().tolist() == [[k.fx, 0, 319.5], [0, k.fy, 239.5], [0, 0, 1]]
     assert k.scaled(0.5, 0.5).fx == pytest.approx(k.fx / 2)
+
+
+def test_outputs_say_why_an_exif_focal_could_not_be_used(trained, tmp_path):
+    result = trained.infer(jpeg_with_exif(tmp_path / "a.jpg", t920A=4.25))
+    assert result.camera.depth_factor == 96 / 320  # the training camera assumed
+    assert result.camera.focal_source.startswith("assumed: the training camera's field of view")
+    assert "EXIF FocalLength 4.25 mm without the sensor size" in result.camera.focal_source

@@ -303,9 +303,11 @@ def depth_camera(
     height: int,
     focal: FocalLength | None,
     spec: CameraSpec | None = None,
+    why_unknown: str = "",
 ) -> DepthCamera:
     """K and depth factor for an image ``width`` x ``height`` of focal ``focal`` (None: not
-    known) under the focal rule of the module docstring."""
+    known, ``why_unknown`` e.g. what the EXIF lacked) under the focal rule of the module
+    docstring."""
     spec = spec or CameraSpec()
     base = whole_frame_factor(model)
     known = model.train_focal > 0
@@ -327,7 +329,7 @@ def depth_camera(
             f"assumed: the training camera's field of view ({fov:.1f} deg)"
             if fov is not None
             else "assumed: NYU Kinect (the model's training camera is unknown)"
-        )
+        ) + (f"; {why_unknown}" if why_unknown else "")
         return DepthCamera(_with_spec(k, spec), source, base, False, unknown, **trained)
     k = _with_spec(Intrinsics.from_focal(focal.px, width, height), spec)
     if not known:

@@ -21,7 +21,13 @@ from msdepth.config import Config
 from msdepth.errors import DataError
 from msdepth.inference.align import DepthPoints, fit_alignment, read_points
 from msdepth.inference.backends import Backend, OnnxBackend, TorchBackend
-from msdepth.inference.camera import CameraSpec, DepthCamera, depth_camera, read_exif
+from msdepth.inference.camera import (
+    CameraSpec,
+    DepthCamera,
+    depth_camera,
+    exif_focal,
+    read_exif,
+)
 from msdepth.inference.result import Prediction
 from msdepth.inference.whole_frame import scale_correction, to_network_input
 
@@ -100,7 +106,8 @@ class DepthPredictor:
         exif = None if isinstance(spec.focal, float) or spec.fov is not None else read_exif(image)
         label = name or (str(image) if isinstance(image, (str, Path)) else "image")
         focal = spec.focal_length(width, height, exif, label)
-        return depth_camera(self.config.model, width, height, focal, spec)
+        why = exif_focal(exif, width, height)[1] if focal is None and exif else ""
+        return depth_camera(self.config.model, width, height, focal, spec, why)
 
     def __repr__(self) -> str:
         w, h = self.input_size
