@@ -21,7 +21,9 @@ def test_auto_under_torchrun_takes_the_gpu_of_local_rank(monkeypatch):
 
 def test_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(ConfigError, match=r"--device cuda.*no CUDA GPU.*--device cpu"):
+    with pytest.raises(
+        ConfigError, match=r"device .cuda. is not available.*no CUDA GPU.*--device cpu"
+    ):
         resolve_device("cuda")
 
 

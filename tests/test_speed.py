@@ -14,10 +14,21 @@ from msdepth.train.optim import make_optimizer
 
 
 def test_auto_precision_is_bf16_only_where_the_cpu_has_it(monkeypatch):
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     monkeypatch.setattr(speed, "cpu_flags", lambda: frozenset({"avx512f", "amx_bf16"}))
     assert speed.resolve_precision("auto", "cpu") == "bf16"
     monkeypatch.setattr(speed, "cpu_flags", lambda: frozenset({"avx512f", "avx2"}))
     assert speed.resolve_precision("auto", "cpu") == "fp32"  # emulated bf16 would be slower
+
+
+def test_auto_precision_is_fp32_where_the_kernels_are_capped_below_bf16(monkeypatch):
+    monkeypatch.setattr(speed, "cpu_flags", lambda: frozenset({"avx512f", "amx_bf16"}))
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    assert speed.resolve_precision("auto", "cpu") == "fp32"  # ATEN_CPU_CAPABILITY=avx2
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert speed.resolve_precision("auto", "cpu") == "fp32"
 
 
 def test_explicit_precision_is_kept_and_unknown_ones_refused():

@@ -61,6 +61,10 @@ class ModelConfig:
     # "pytorch" = PyTorch's default init (msdepth before 2026-11-25), under which the coarse
     # network trained from scratch barely learns (docs/training.md).
     init: Literal["he", "pytorch"] = "he"
+    # Not in the paper: "batch" puts a BatchNorm after each coarse conv layer (coarse1-5), which
+    # lets the coarse network train from scratch faster; the fine network never has one (its
+    # identity start needs the raw coarse map). "none" is the paper's network.
+    norm: Literal["none", "batch"] = "none"
 
 
 @dataclass

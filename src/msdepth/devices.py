@@ -31,7 +31,7 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ConfigError(
-                f"--device {name} was requested but this PyTorch sees no CUDA GPU; "
+                f"device {str(name)!r} is not available: this PyTorch sees no CUDA GPU; "
                 "use --device cpu (or auto)"
             )
         if device.index is None:

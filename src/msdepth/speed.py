@@ -46,6 +46,13 @@ def native_bf16(device: torch.device | str) -> bool:
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if device.type != "cpu" or not torch.backends.mkldnn.is_available():
         return False
+    # the kernels PyTorch and oneDNN may use can be capped below what the CPU has
+    # (ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2): then bf16 would be emulated
+    if torch.backends.cpu.get_cpu_capability() != "AVX512":
+        return False
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()
+    if isa != "ALL" and "BF16" not in isa and "AMX" not in isa:
+        return False
     return bool(NATIVE_BF16_CPU_FLAGS & cpu_flags())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from msdepth.cli.common import add_common_flags, emit, json_target
+from msdepth.cli.common import add_common_flags, emit, json_target, status
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,9 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from msdepth.devices import describe_device, resolve_device
     from msdepth.quickstart import QuickstartSettings, format_report, run_quickstart
 
     json_target(args)
+    status(args, f"device: {describe_device(resolve_device(args.device))}")
     report = run_quickstart(
         QuickstartSettings(
             out=args.out,

@@ -45,6 +45,7 @@ class CoarseNet(nn.Module):
         dropout: float = 0.5,
         init_log_depth: float = 0.0,
         init: Init = "he",
+        norm: str = "none",
     ):
         super().__init__()
         self.output_hw = geometry.output_hw
@@ -53,6 +54,10 @@ class CoarseNet(nn.Module):
         self.coarse3 = nn.Conv2d(256, 384, kernel_size=3, padding=1)
         self.coarse4 = nn.Conv2d(384, 384, kernel_size=3, padding=1)
         self.coarse5 = nn.Conv2d(384, 256, kernel_size=3, padding=1)
+        # "batch": a BatchNorm after each conv (not in the paper; config model.norm)
+        widths = (96, 256, 384, 384, 256)
+        norms = [nn.BatchNorm2d(c) if norm == "batch" else nn.Identity() for c in widths]
+        self.norm1, self.norm2, self.norm3, self.norm4, self.norm5 = norms
         self.coarse6 = nn.Linear(geometry.fc6_in, 4096)
         self.dropout = nn.Dropout(dropout)  # the only dropout in the model
         self.coarse7 = nn.Linear(4096, geometry.fc7_out)  # linear output
@@ -63,11 +68,11 @@ class CoarseNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised image (N, 3, H, W) -> log depth (N, 1, h, w)."""
-        x = F.max_pool2d(F.relu(self.coarse1(x)), 2)
-        x = F.max_pool2d(F.relu(self.coarse2(x)), 2)
-        x = F.relu(self.coarse3(x))
-        x = F.relu(self.coarse4(x))
-        x = F.max_pool2d(F.relu(self.coarse5(x)), kernel_size=3, stride=2)
+        x = F.max_pool2d(F.relu(self.norm1(self.coarse1(x))), 2)
+        x = F.max_pool2d(F.relu(self.norm2(self.coarse2(x))), 2)
+        x = F.relu(self.norm3(self.coarse3(x)))
+        x = F.relu(self.norm4(self.coarse4(x)))
+        x = F.max_pool2d(F.relu(self.norm5(self.coarse5(x))), kernel_size=3, stride=2)
         x = self.dropout(F.relu(self.coarse6(torch.flatten(x, 1))))
         x = self.coarse7(x)
         return x.view(-1, 1, *self.output_hw)
@@ -127,7 +132,7 @@ class MultiScaleDepth(nn.Module):
         self.register_buffer("rgb_mean", torch.tensor(self.config.rgb_mean).view(1, 3, 1, 1))
         self.register_buffer("rgb_std", torch.tensor(self.config.rgb_std).view(1, 3, 1, 1))
         cfg = self.config
-        self.coarse = CoarseNet(self.geometry, cfg.dropout, cfg.init_log_depth, cfg.init)
+        self.coarse = CoarseNet(self.geometry, cfg.dropout, cfg.init_log_depth, cfg.init, cfg.norm)
         self.fine = FineNet(cfg.init_log_depth, cfg.init)
         self.stage: Stage = stage
         self.freeze_coarse = False

@@ -21,6 +21,8 @@ def layer_learning_rates(cfg: OptimConfig, stage: Stage) -> dict[str, float]:
     """Learning rate of each layer the stage trains (``lr_scale`` applied), by module name."""
     if stage == "coarse":
         rates = {f"coarse.coarse{i}": cfg.coarse_conv_lr for i in range(1, 6)}
+        # BatchNorm layers (model.norm = "batch") train at their conv layer's rate
+        rates.update({f"coarse.norm{i}": cfg.coarse_conv_lr for i in range(1, 6)})
         rates.update({"coarse.coarse6": cfg.coarse_fc_lr, "coarse.coarse7": cfg.coarse_fc_lr})
     else:
         rates = dict(zip(("fine.fine1", "fine.fine3", "fine.fine4"), cfg.fine_lrs, strict=True))
@@ -33,7 +35,8 @@ def param_groups(model: MultiScaleDepth, cfg: OptimConfig, stage: Stage) -> list
     groups = []
     for name, lr in layer_learning_rates(cfg, stage).items():
         params = [p for p in modules[name].parameters() if p.requires_grad]
-        groups.append({"name": name, "params": params, "lr": lr, "base_lr": lr})
+        if params or not name.startswith("coarse.norm"):  # no empty groups for Identity
+            groups.append({"name": name, "params": params, "lr": lr, "base_lr": lr})
     return groups
 
 
