@@ -93,3 +93,36 @@ def test_unknown_crop_name_is_refused():
     assert crop_mask("none", (4, 4)) is None
     with pytest.raises(ValueError, match="unknown crop"):
         crop_mask("square", (4, 4))
+
+
+# ---- flicker ------------------------------------------------------------------------------------
+
+
+def test_flicker_is_the_mean_log_change_where_the_truth_stood_still():
+    from msdepth.metrics import flicker
+
+    gt0 = np.array([[2.0, 2.0], [3.0, 4.0]])
+    gt1 = np.array([[2.0, 2.01], [3.3, 4.0]])  # +0.5 % counts, +10 % does not
+    p0 = np.array([[2.0, 2.0], [3.0, 4.0]])
+    p1 = np.array([[2.2, 1.9], [9.0, 4.0]])
+    value, n = flicker(p0, p1, gt0, gt1)
+    assert n == 3
+    assert value == pytest.approx((math.log(1.1) + abs(math.log(0.95)) + 0.0) / 3)
+
+
+def test_flicker_of_a_prediction_that_follows_a_still_truth_is_zero():
+    from msdepth.metrics import FlickerAccumulator
+
+    acc = FlickerAccumulator()
+    for _ in range(4):
+        acc.update(GT * 1.3, GT)  # wrong scale but steady: no flicker
+    assert acc.compute() == pytest.approx(0.0) and len(acc.per_pair) == 3
+
+
+def test_flicker_is_nan_when_no_pixel_stood_still():
+    from msdepth.metrics import FlickerAccumulator, flicker
+
+    assert math.isnan(flicker(GT, GT, GT, GT * 2)[0])
+    acc = FlickerAccumulator()
+    acc.update(GT, GT)
+    assert acc.update(GT, GT * 2) is None and acc.skipped == 1 and math.isnan(acc.compute())

@@ -1,7 +1,9 @@
 """The field's depth metrics (Eigen et al. 2014; BTS / AdaBins / ZoeDepth evaluation code).
 
 `depth_metrics` scores one image; `MetricAccumulator` averages per image (the field's convention)
-or pools every pixel (the paper's). Crops are boolean masks for an image shape.
+or pools every pixel (the paper's). Crops are boolean masks for an image shape. For sequences,
+`flicker` (and `FlickerAccumulator`) measures how much the prediction changes from frame to frame
+where the ground truth did not.
 """
 
 from __future__ import annotations
@@ -198,3 +200,95 @@ class MetricAccumulator:
         if not self.per_image:
             return {name: math.nan for name in METRIC_NAMES}
         return {name: float(np.mean([m[name] for m in self.per_image])) for name in METRIC_NAMES}
+
+
+# ---- temporal consistency of a sequence ---------------------------------------------------------
+
+FLICKER_TOLERANCE = 0.01  # ground truth that changed by less than this (relative) counts as still
+
+
+def flicker(
+    pred_before: Any,
+    pred: Any,
+    gt_before: Any,
+    gt: Any,
+    mask: Any = None,
+    min_depth: float = 1e-3,
+    max_depth: float = 10.0,
+    tolerance: float = FLICKER_TOLERANCE,
+) -> tuple[float, int]:
+    """Mean absolute frame-to-frame change of log predicted depth where the truth stood still.
+
+    Pixels count where both frames' ground truth is valid (``min_depth < gt < max_depth``,
+    inside ``mask``) and changed by under ``tolerance`` (1 %): there any change of the
+    prediction is flicker. Predictions are clamped to ``[min_depth, max_depth]`` as in
+    `depth_metrics`. Returns (mean |log pred - log pred_before|, pixel count); NaN and 0 when no
+    pixel counts. A perfect or a frozen-but-right prediction scores 0.
+    """
+    p0, p1, g0, g1 = (_as_numpy(a) for a in (pred_before, pred, gt_before, gt))
+    if not p0.shape == p1.shape == g0.shape == g1.shape:
+        raise ValueError(
+            f"flicker needs four maps of one shape, got {p0.shape}, {p1.shape}, {g0.shape}, "
+            f"{g1.shape}"
+        )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        still = (
+            np.isfinite(g0)
+            & np.isfinite(g1)
+            & (g0 > min_depth)
+            & (g0 < max_depth)
+            & (g1 > min_depth)
+            & (g1 < max_depth)
+            & (np.abs(g1 / g0 - 1.0) < tolerance)
+        )
+    if mask is not None:
+        still &= np.asarray(mask, dtype=bool)
+    n = int(still.sum())
+    if n == 0:
+        return math.nan, 0
+
+    def log_clamped(p: np.ndarray) -> np.ndarray:
+        p = np.nan_to_num(p[still], nan=min_depth, posinf=max_depth, neginf=min_depth)
+        return np.log(np.clip(p, min_depth, max_depth))
+
+    return float(np.mean(np.abs(log_clamped(p1) - log_clamped(p0)))), n
+
+
+class FlickerAccumulator:
+    """`flicker` over a sequence fed frame by frame, averaged over consecutive frame pairs.
+
+    Pairs where no pixel stood still are counted in `skipped` and left out of the mean.
+    """
+
+    def __init__(
+        self,
+        min_depth: float = 1e-3,
+        max_depth: float = 10.0,
+        tolerance: float = FLICKER_TOLERANCE,
+    ):
+        self.min_depth, self.max_depth, self.tolerance = min_depth, max_depth, tolerance
+        self.per_pair: list[float] = []
+        self.pixels = 0
+        self.skipped = 0
+        self._before: tuple[np.ndarray, np.ndarray] | None = None
+
+    def update(self, pred: Any, gt: Any, mask: Any = None) -> float | None:
+        """Add the next frame; returns its flicker against the previous one (None for the first
+        frame or when no pixel stood still)."""
+        pred, gt = _as_numpy(pred), _as_numpy(gt)
+        before, self._before = self._before, (pred, gt)
+        if before is None:
+            return None
+        value, n = flicker(
+            before[0], pred, before[1], gt, mask, self.min_depth, self.max_depth, self.tolerance
+        )
+        if n == 0:
+            self.skipped += 1
+            return None
+        self.per_pair.append(value)
+        self.pixels += n
+        return value
+
+    def compute(self) -> float:
+        """Mean flicker over frame pairs (NaN when there was none)."""
+        return float(np.mean(self.per_pair)) if self.per_pair else math.nan

@@ -56,6 +56,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--fov", type=float, default=None, help="horizontal field of view of the test images, deg"
     )
     p.add_argument("--flip-tta", action="store_true", help="average with the mirrored image")
+    p.add_argument(
+        "--stabilize",
+        action="store_true",
+        help="sequences (msdepth synth --sequence): stabilise over time as predict does videos",
+    )
     p.add_argument("--pooled", action="store_true", help="also print pixel-pooled metrics")
     p.add_argument("--batch-size", type=int, default=8, help="images per network call (default 8)")
     add_common_flags(p)  # --json: metrics, per-image rows and settings
@@ -65,6 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from msdepth.errors import ConfigError
     from msdepth.evaluation import EvalSettings, evaluate, open_samples, results_table
     from msdepth.inference import load
     from msdepth.inference.camera import CameraSpec
@@ -85,6 +91,11 @@ def run(args: argparse.Namespace) -> int:
     source = open_samples(
         args.data, args.split, args.depth_format, args.depth_scale, depth_dir=args.depth_dir
     )
+    if args.stabilize and source.sequence is None:
+        raise ConfigError(
+            f"--stabilize needs a sequence (frames of one video); {args.data} is not one "
+            "(make one with msdepth synth --sequence N)"
+        )
     predictor = load(args.checkpoint, device=args.device, batch_size=args.batch_size)
     status(args, f"device: {predictor.device} ({predictor.backend.name})")
 
@@ -103,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
             "depth_scale": args.depth_scale,
         },
         camera=camera,
+        sequence=source.sequence is not None,
+        stabilize=args.stabilize,
     )
     lines = [
         f"{len(result.per_image)} images from {source.path} ({source.kind}, {source.resolution} "
@@ -123,6 +136,12 @@ def run(args: argparse.Namespace) -> int:
             f"skipped {len(result.skipped)} image(s) without a valid pixel: {', '.join(result.skipped[:5])}"
         )
     lines.append(results_table(result.metrics, dataset="kitti" if args.kitti else "nyu"))
+    if result.flicker is not None:
+        lines.append(
+            f"flicker {result.flicker['mean']:.4f} ({'stabilized' if args.stabilize else 'per frame'}"
+            f"; mean |change of log depth| between consecutive frames where the ground truth "
+            f"changed < 1%, {result.flicker['pairs']} frame pairs)"
+        )
     if args.pooled:
         lines.append("pixel-pooled: " + "  ".join(f"{k} {v:.4f}" for k, v in result.pooled.items()))
     if args.json not in (None, "-"):

@@ -8,7 +8,7 @@ from pathlib import Path
 from msdepth.cli.common import add_common_flags, emit, json_target, status
 from msdepth.errors import ConfigError, DataError
 
-OUTPUT_KINDS = ("color", "png16", "npy", "json", "npz", "panel", "ply", "mesh", "glb")
+OUTPUT_KINDS = ("color", "png16", "npy", "json", "npz", "panel", "ply", "mesh", "glb", "video")
 ALIGN_SUFFIXES = (".csv", ".txt", ".png", ".npy", ".pgm", ".tif", ".tiff")
 
 
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Writes NAME.<ext> per input into --out; depth at each input's full size, "
         "in metres for the input's camera (--focal/--fov, else EXIF, else the training camera).",
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image, folder, 'glob*', or video")
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="image, folder, 'glob*', or video")
     model = p.add_mutually_exclusive_group(required=True)
     model.add_argument("--checkpoint", help="checkpoint file or run folder")
     model.add_argument("--onnx", help="ONNX model from `msdepth export` (runs on ONNX Runtime)")
@@ -39,8 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=_kinds,
         action="append",
         default=None,
-        help="comma-separated outputs: color, png16, npy, json, npz, panel, ply, mesh, glb "
-        "(default color,npy,json)",
+        help="comma-separated outputs: color, png16, npy, json, npz, panel, ply, mesh, glb, "
+        "video (videos: NAME.depth.mp4) (default color,npy,json)",
     )
     p.add_argument(
         "--colorbar", action="store_true", help="add a colour bar in metres to color/panel"
@@ -91,6 +91,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--depth-format", default="nyu", help="encoding of a sparse depth image (default nyu)"
     )
     p.add_argument("--every", type=int, default=1, help="videos: every N-th frame (default 1)")
+    p.add_argument(
+        "--stabilize",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="videos and --camera: remove scale drift and flicker over time (default on; "
+        "--no-stabilize for independent frames)",
+    )
+    p.add_argument(
+        "--panel", action="store_true", help="--save video: the input and the depth side by side"
+    )
+    p.add_argument(
+        "--camera",
+        type=int,
+        default=None,
+        metavar="INDEX",
+        help="live input from camera INDEX (Linux /dev/videoINDEX) instead of files",
+    )
+    p.add_argument(
+        "--frames", type=int, default=None, help="--camera: stop after N frames (default Ctrl-C)"
+    )
     p.add_argument("--flip-tta", action="store_true", help="average with the mirrored image")
     p.add_argument("--batch-size", type=int, default=8, help="images per network call (default 8)")
     add_common_flags(p)
@@ -142,12 +162,18 @@ def run(args: argparse.Namespace) -> int:
     from msdepth.fileio import ensure_folder
     from msdepth.inference import load
     from msdepth.inference.align import check_mode
-    from msdepth.inference.inputs import expand_paths, is_video, iter_frames
-    from msdepth.inference.outputs import DEFAULT_KINDS, OutputOptions, write_outputs
+    from msdepth.inference.inputs import expand_paths, is_video, unique_names
+    from msdepth.inference.outputs import DEFAULT_KINDS, OutputOptions
 
     kinds = tuple(dict.fromkeys(k for group in (args.save or [DEFAULT_KINDS]) for k in group))
     if args.every < 1:
         raise ConfigError(f"--every must be at least 1, got {args.every}")
+    if args.camera is None and not args.inputs:
+        raise ConfigError("give at least one INPUT (image, folder, glob or video) or --camera")
+    if args.camera is not None and args.inputs:
+        raise ConfigError("--camera reads the camera only; drop the INPUT files or --camera")
+    if args.frames is not None and args.frames < 1:
+        raise ConfigError(f"--frames must be at least 1, got {args.frames}")
     spec = camera_spec(args)
     check_mode(args.align_mode)
     json_target(args)
@@ -161,44 +187,78 @@ def run(args: argparse.Namespace) -> int:
         keep_edges=args.keep_edges,
     ).check()
     ensure_folder(args.out, "--out folder")
-    paths = expand_paths(args.inputs)
+    paths = [] if args.camera is not None else expand_paths(args.inputs)
+    named = list(zip(paths, unique_names([p.stem for p in paths]), strict=True))
+    if "video" in kinds and args.camera is None and not any(is_video(p) for p in paths):
+        raise ConfigError(
+            "--save video writes NAME.depth.mp4 for video inputs or --camera; no input is a video"
+        )
     points_for = _align_source(args.align, paths)
     inputs = {p.resolve() for p in paths}
     predictor = load(args.onnx or args.checkpoint, device=args.device, batch_size=args.batch_size)
     status(args, f"device: {predictor.device} ({predictor.backend.name})")
-    total = None if any(is_video(p) for p in paths) else len(paths)
-    frames = iter_frames([str(p) for p in paths], every=args.every)
-    images = []
+    total = None if args.camera is not None or any(is_video(p) for p in paths) else len(paths)
     bar = tqdm(total=total, desc="predict", unit="img", disable=args.quiet or args.json == "-")
+    images = [(p, n) for p, n in named if not is_video(p)]
+    per_image = _predict_images(args, predictor, images, options, inputs, bar, spec, points_for)
+    files = [f for image in per_image for f in image["files"]]
+    clips = [(p, n) for p, n in named if is_video(p)]
+    if args.camera is not None:
+        clips.append((None, f"camera{args.camera}"))
+    lines, videos = [], []
+    for path, name in clips:
+        clip = _predict_clip(args, predictor, path, name, options, inputs, bar, spec)
+        files += clip.files
+        videos.append(clip.to_dict())
+        lines.append(_describe(clip, args.out))
+    bar.close()
+    if images or not clips:
+        frame_kinds = ", ".join(k for k in kinds if k != "video")
+        lines.insert(0, f"wrote {frame_kinds} for {len(per_image)} image(s) to {args.out}")
+    result = {"images": len(per_image), "out": str(args.out), "device": predictor.device,
+              "files": files, "model": str(predictor.source), "outputs": list(kinds),
+              "per_image": per_image, "videos": videos}  # fmt: skip
+    emit(args, result, "\n".join(lines))
+    return 0
+
+
+def _predict_images(
+    args, predictor, named, options, inputs, bar, spec, points_for
+) -> list[dict[str, object]]:
+    """Image files: batched through the network, each in metres for its own camera (``spec``,
+    else its EXIF, else the training camera), aligned when ``points_for`` gives points, each
+    file's outputs written as it comes. Returns one row per image (the JSON's ``per_image``)."""
+    from msdepth.data.images import read_rgb
+    from msdepth.inference.outputs import write_outputs
+
+    rows: list[dict[str, object]] = []
+    items = ((path, name, read_rgb(path)) for path, name in named)
 
     def camera_of(item, width: int, height: int):
-        frame, _ = item
-        source = frame.path if frame.frame is None else None  # video frames carry no EXIF
-        return predictor.camera(source, width, height, spec, name=str(frame.path))
+        return predictor.camera(item[0], width, height, spec, name=str(item[0]))
 
-    for (frame, rgb), prediction in predictor.infer_stream(
-        frames, rgb_of=lambda item: item[1], camera_of=camera_of, flip_tta=args.flip_tta
+    for (path, name, rgb), prediction in predictor.infer_stream(
+        items, rgb_of=lambda item: item[2], camera_of=camera_of, flip_tta=args.flip_tta
     ):
         if points_for is not None:
             prediction = predictor.align(
-                prediction, points_for(frame.name), args.align_mode, args.depth_format
+                prediction, points_for(name), args.align_mode, args.depth_format
             )
             fit = prediction.alignment
             status(
                 args,
-                f"{frame.name}: aligned ({fit.mode}) to {fit.fit_points} of {fit.points} points; "
+                f"{name}: aligned ({fit.mode}) to {fit.fit_points} of {fit.points} points; "
                 f"held-out abs_rel {fit.before['held_out_abs_rel']:.3f} -> "
                 f"{fit.after['held_out_abs_rel']:.3f} ({fit.held_out} points)",
             )
-        if prediction.camera.note and not images:
+        if prediction.camera.note and not rows:
             status(args, f"note: {prediction.camera.note}")
-        written = write_outputs(args.out, frame.name, rgb, prediction, options, protect=inputs)
+        written = write_outputs(args.out, name, rgb, prediction, options, protect=inputs)
         meta = prediction.metadata()
-        images.append(
+        rows.append(
             {
-                "name": frame.name,
-                "input": str(frame.path),
-                **({"frame": frame.frame} if frame.frame is not None else {}),
+                "name": name,
+                "input": str(path),
                 "files": [str(p) for p in written],
                 **{k: meta[k] for k in ("size", "focal_px", "focal_source", "depth_factor")},
                 "focal_rule": meta["focal_rule"],
@@ -208,10 +268,38 @@ def run(args: argparse.Namespace) -> int:
             }
         )
         bar.update(1)
-    bar.close()
-    files = [f for image in images for f in image["files"]]
-    result = {"images": len(images), "out": str(args.out), "device": predictor.device,
-              "files": files, "model": str(predictor.source), "outputs": list(kinds),
-              "per_image": images}  # fmt: skip
-    emit(args, result, f"wrote {', '.join(kinds)} for {len(images)} image(s) to {args.out}")
-    return 0
+    return rows
+
+
+def _predict_clip(args, predictor, path, name, options, inputs, bar, spec):
+    """A video file (two passes, one colour range) or the live camera (`inference.video`);
+    one camera for the whole clip (``spec``, else the training camera: videos carry no EXIF)."""
+    from msdepth.inference.video import FrameLayout, predict_camera, predict_video
+
+    layout = FrameLayout(panel=args.panel, colorbar=args.colorbar)
+    common = dict(
+        video="video" in options.kinds,
+        layout=layout,
+        stabilize=args.stabilize,
+        flip_tta=args.flip_tta,
+        progress=bar.update,
+        camera_spec=spec,
+    )
+    if path is None:
+        return predict_camera(predictor, args.camera, args.out, name, options,
+                              max_frames=args.frames, **common)  # fmt: skip
+    return predict_video(predictor, path, args.out, name, options, every=args.every,
+                         protect=inputs, **common)  # fmt: skip
+
+
+def _describe(clip, out: Path) -> str:
+    w, h = clip.size
+    wrote = [str(clip.video)] if clip.video else []
+    if clip.files:
+        wrote.append(f"{len(clip.files)} per-frame file(s) in {out}")
+    return (
+        f"{clip.source}: {clip.frames} frames at {float(clip.rate):.4g} fps, {w}x{h}"
+        f"{', stabilized' if clip.stabilizer else ''}; focal {clip.camera.intrinsics.fx:.0f} px "
+        f"({clip.camera.focal_source}); colours {clip.depth_range.vmin:.3g} m "
+        f"(bright) to {clip.depth_range.vmax:.3g} m (dark); wrote {' and '.join(wrote)}"
+    )

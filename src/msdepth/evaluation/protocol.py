@@ -5,6 +5,11 @@ For each sample: predict the whole frame (`msdepth.inference.whole_frame`, the s
 (Eigen's for NYU) with ``min_depth < gt < max_depth``; clamp predictions to that range; score
 with `msdepth.metrics`. Metrics are computed per image and averaged over images (the field's
 convention); the pixel-pooled values are kept too.
+
+On a sequence (the frames of one video, in order) the flicker of the predictions is measured
+too (`msdepth.metrics.flicker`, inside the same crop and depth range), and ``stabilize`` runs
+`msdepth.inference.stabilize.Stabilizer` over the frames first, as ``msdepth predict`` does
+for videos.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import numpy as np
 from msdepth.errors import DataError
 from msdepth.inference.camera import CameraSpec
 from msdepth.inference.predictor import DepthPredictor
-from msdepth.metrics import CROPS, MetricAccumulator, crop_mask
+from msdepth.metrics import CROPS, FlickerAccumulator, MetricAccumulator, crop_mask
 
 
 class EvalSample(NamedTuple):
@@ -60,10 +65,12 @@ class EvaluationResult:
     per_image: list[dict[str, Any]]
     settings: dict[str, Any]
     skipped: list[str] = field(default_factory=list)  # images without a valid pixel
+    flicker: dict[str, Any] | None = None  # sequences: mean, frame pairs, pixels
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "metrics": self.metrics,
+            "flicker": self.flicker,
             "pooled_metrics": self.pooled,
             "count": len(self.per_image),
             "skipped": self.skipped,
@@ -79,16 +86,22 @@ def evaluate(
     progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
     extra_settings: dict[str, Any] | None = None,
     camera: CameraSpec | None = None,
+    sequence: bool = False,
+    stabilize: bool = False,
 ) -> EvaluationResult:
     """Score ``predictor`` on ``samples`` with the paper's protocol (see the module docstring).
 
     ``progress`` wraps the sample iterable (e.g. ``tqdm``). ``camera``: the test images'
     focal or field of view (`msdepth.inference.camera`; default: EXIF of RGB files when
-    usable, else the training camera).
+    usable, else the training camera). ``sequence``: the samples are the frames of one video
+    in order; flicker is measured, and ``stabilize`` stabilises them first.
     """
+    from msdepth.inference.stabilize import Stabilizer
+
     spec = camera or CameraSpec()
     settings = settings or EvalSettings()
     acc = MetricAccumulator(settings.min_depth, settings.max_depth, settings.median_scaling)
+    flicker = FlickerAccumulator(settings.min_depth, settings.max_depth) if sequence else None
     per_image: list[dict[str, Any]] = []
     skipped: list[str] = []
     stream = predictor.infer_stream(
@@ -98,11 +111,15 @@ def evaluate(
         camera_of=lambda s, w, h: predictor.camera(s.path, w, h, spec, name=str(s.path or s.name)),
         flip_tta=settings.flip_tta,
         batch_size=settings.batch_size,
+        log_filter=Stabilizer() if sequence and stabilize else None,
     )
     focal_sources: set[str] = set()
     for sample, prediction in stream:
         gt = np.asarray(sample.depth, dtype=np.float32)
-        metrics = acc.update(prediction.depth, gt, crop_mask(settings.crop, gt.shape))
+        crop = crop_mask(settings.crop, gt.shape)
+        metrics = acc.update(prediction.depth, gt, crop)
+        if flicker is not None:
+            flicker.update(prediction.depth, gt, crop)
         cam = prediction.camera
         focal_sources.add(cam.focal_source)
         if metrics is None:
@@ -132,6 +149,17 @@ def evaluate(
         "model": str(predictor.source) if predictor.source else None,
         **(extra_settings or {}),
     }
+    if sequence:
+        report_settings["stabilize"] = stabilize
+    flicker_report = None
+    if flicker is not None:
+        flicker_report = {
+            "mean": flicker.compute(),
+            "pairs": len(flicker.per_pair),
+            "pixels": flicker.pixels,
+            "definition": "mean |log pred(t) - log pred(t-1)| at pixels whose ground truth "
+            f"changed by under {flicker.tolerance:.0%}, averaged over frame pairs",
+        }
     return EvaluationResult(
-        acc.compute(), acc.compute(pooled=True), per_image, report_settings, skipped
+        acc.compute(), acc.compute(pooled=True), per_image, report_settings, skipped, flicker_report
     )

@@ -2,7 +2,8 @@
 
 - a prepared dataset folder (``meta.json``; `msdepth.data.prepared`): one split, at the stored
   resolution (320x240 for NYU; the paper's protocol is at 640x480, so evaluate the original
-  pairs for numbers comparable with the paper);
+  pairs for numbers comparable with the paper); a sequence (``msdepth synth --sequence``, its
+  ``meta.json`` has ``"sequence"``) is marked so, and its frames come in order;
 - a CSV/list file of ``rgb_path,depth_path`` lines (`msdepth.data.pairs.list_pairs_csv`);
 - a folder holding exactly one such CSV (as ``../shared/data/nyu-test``), or ``rgb/`` (or
   ``color/``, ``image(s)/``) and ``depth/`` sub-folders, or images and depth maps side by side
@@ -43,6 +44,7 @@ class SampleSource:
     count: int
     resolution: str  # "stored 320x240", "original"
     _iterate: Any
+    sequence: dict[str, Any] | None = None  # a video's frames in order (`msdepth synth --sequence`)
 
     def __len__(self) -> int:
         return self.count
@@ -130,4 +132,9 @@ def _prepared(path: Path, split: str | None) -> SampleSource:
             sample = ds[i]
             yield EvalSample(ds.names[i], sample.rgb, sample.depth)
 
-    return SampleSource("prepared", path, len(ds), f"stored {w}x{h} (split {ds.split})", iterate)
+    sequence = ds.meta.get("sequence")
+    if not (isinstance(sequence, dict) and sequence.get("split") == ds.split):
+        sequence = None
+    return SampleSource(
+        "prepared", path, len(ds), f"stored {w}x{h} (split {ds.split})", iterate, sequence
+    )

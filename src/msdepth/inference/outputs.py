@@ -11,9 +11,12 @@
 | ``ply`` | ``NAME.ply`` | point cloud coloured by the input, flying pixels left out (see `pointcloud`) |
 | ``mesh`` | ``NAME.mesh.ply`` | triangle mesh, cut at depth discontinuities |
 | ``glb`` | ``NAME.glb`` | the same mesh as binary glTF (needs trimesh: ``pip install 'msdepth[mesh]'``) |
+| ``video`` | ``NAME.depth.mp4`` | videos only: the clip's colour depth as a video (see `video`) |
 
 The PNG chunk, the JSON and the npz metadata are one dict (`Prediction.metadata`), so every
-file says what it holds. This is the one place output files are made (``predict``, the app).
+file says what it holds. This is the one place per-image output files are made (``predict``,
+the app, and each frame of a video: `video` calls it per frame, ``NAME_f000123.<ext>``); only
+the clip's ``NAME.depth.mp4`` is written by `video` itself.
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ from msdepth.inference.pointcloud import save_mesh_ply, save_ply, to_mesh, to_po
 from msdepth.inference.result import Prediction
 from msdepth.visualize import colorize_depth, make_panel, save_png
 
-OUTPUT_KINDS = ("color", "png16", "npy", "json", "npz", "panel", "ply", "mesh", "glb")
+OUTPUT_KINDS = ("color", "png16", "npy", "json", "npz", "panel", "ply", "mesh", "glb", "video")
 DEFAULT_KINDS = ("color", "npy", "json")
+FRAME_KINDS = tuple(k for k in OUTPUT_KINDS if k != "video")  # what one image or frame gets
 SUFFIXES = {
     "color": ".color.png",
     "png16": ".depth.png",
@@ -44,6 +48,7 @@ SUFFIXES = {
     "ply": ".ply",
     "mesh": ".mesh.ply",
     "glb": ".glb",
+    "video": ".depth.mp4",  # one per clip, written by `msdepth.inference.video`
 }
 PNG16_MAX_METRES = 65.535
 PNG_TEXT_KEY = "msdepth"  # tEXt/iTXt chunk holding `Prediction.metadata` as JSON
@@ -158,7 +163,10 @@ def write_outputs(
     prediction = as_prediction(depth)
     depth = np.asarray(prediction.depth, dtype=np.float32)
     k = prediction.intrinsics
-    paths = {kind: out_dir / f"{name}{SUFFIXES[kind]}" for kind in options.kinds}
+    # "video" is a clip's output, not a frame's (`msdepth.inference.video`)
+    paths = {
+        kind: out_dir / f"{name}{SUFFIXES[kind]}" for kind in options.kinds if kind in FRAME_KINDS
+    }
     meta = {
         **prediction.metadata(),
         "name": name,

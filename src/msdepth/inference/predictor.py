@@ -213,14 +213,23 @@ class DepthPredictor:
         flip_tta: bool = False,
         batch_size: int | None = None,
         camera_of: Callable[[T, int, int], DepthCamera] | None = None,
+        log_filter: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     ) -> Iterator[tuple[T, np.ndarray]]:
         """Yield ``(item, depth)`` in order, reading ``rgb_of(item)`` lazily, ``batch_size`` at
         a time (so a long list of files is never all in memory). Depth comes at the image's
         size, or at ``size_of(item)`` = (H, W) when given (evaluation: the ground truth's).
         ``camera_of(item, W, H)`` gives each image's camera (default: the training camera's
-        field of view, the factor ``scale_correction``)."""
+        field of view, the factor ``scale_correction``). ``log_filter(log_depth, rgb)``, called
+        once per item in order, may change the network's log depth first (e.g.
+        `msdepth.inference.stabilize.Stabilizer` for video frames)."""
         for item, prediction in self.infer_stream(
-            items, rgb_of, size_of, camera_of, flip_tta=flip_tta, batch_size=batch_size
+            items,
+            rgb_of,
+            size_of,
+            camera_of,
+            flip_tta=flip_tta,
+            batch_size=batch_size,
+            log_filter=log_filter,
         ):
             yield item, prediction.depth
 
@@ -232,29 +241,46 @@ class DepthPredictor:
         camera_of: Callable[[T, int, int], DepthCamera] | None = None,
         flip_tta: bool = False,
         batch_size: int | None = None,
+        log_filter: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     ) -> Iterator[tuple[T, Prediction]]:
         """`predict_stream` yielding `Prediction`s: depth with the K and metadata of each."""
+        model = str(self.source) if self.source is not None else None
+        for item, rgb, log in self.predict_log_stream(
+            items, rgb_of, flip_tta=flip_tta, batch_size=batch_size, log_filter=log_filter
+        ):
+            rh, rw = rgb.shape[:2]
+            camera = (
+                camera_of(item, rw, rh)
+                if camera_of
+                else depth_camera(self.config.model, rw, rh, None)
+            )
+            h, w = size_of(item) if size_of else (rh, rw)
+            if (h, w) != (rh, rw):
+                camera = dataclasses.replace(
+                    camera, intrinsics=camera.intrinsics.scaled(w / rw, h / rh)
+                )
+            depth = self.backend.metric_depth(log, h, w, camera.depth_factor)
+            yield item, Prediction(depth, camera, model)
+
+    def predict_log_stream(
+        self,
+        items: Iterable[T],
+        rgb_of: Callable[[T], ImageLike] | None = None,
+        flip_tta: bool = False,
+        batch_size: int | None = None,
+        log_filter: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    ) -> Iterator[tuple[T, np.ndarray, np.ndarray]]:
+        """Yield ``(item, rgb, log_depth)`` in order: the network's output at its own
+        resolution, batched and lazy as `infer_stream` (which upsamples these and applies
+        the focal rule)."""
         size = batch_size or self.batch_size
         rgb_of = rgb_of or (lambda item: item)
-        model = str(self.source) if self.source is not None else None
         pending: list[tuple[T, np.ndarray]] = []
 
-        def flush() -> Iterator[tuple[T, Prediction]]:
+        def flush() -> Iterator[tuple[T, np.ndarray, np.ndarray]]:
             log_depth = self.predict_log_depth([rgb for _, rgb in pending], flip_tta=flip_tta)
             for (item, rgb), log in zip(pending, log_depth, strict=True):
-                rh, rw = rgb.shape[:2]
-                camera = (
-                    camera_of(item, rw, rh)
-                    if camera_of
-                    else depth_camera(self.config.model, rw, rh, None)
-                )
-                h, w = size_of(item) if size_of else (rh, rw)
-                if (h, w) != (rh, rw):
-                    camera = dataclasses.replace(
-                        camera, intrinsics=camera.intrinsics.scaled(w / rw, h / rh)
-                    )
-                depth = self.backend.metric_depth(log, h, w, camera.depth_factor)
-                yield item, Prediction(depth, camera, model)
+                yield item, rgb, (log if log_filter is None else log_filter(log, rgb))
             pending.clear()
 
         for item in items:

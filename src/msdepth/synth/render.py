@@ -15,7 +15,7 @@ from msdepth.allocator import keep_freed_memory
 from msdepth.synth.layout import random_scene
 from msdepth.synth.raycast import Rays, cast, inverse_ray_lengths
 from msdepth.synth.scene import EMISSIVE, Camera, Scene
-from msdepth.synth.sensor import camera_image, clean_depth, kinect_depth
+from msdepth.synth.sensor import CameraSettings, camera_image, clean_depth, kinect_depth
 from msdepth.synth.shading import shade
 from msdepth.synth.surface import Surface, surface_at
 from msdepth.synth.textures import MaterialTable, albedo
@@ -48,12 +48,16 @@ def frame_fov(seed: int, split: str, index: int, fov: FovSpec) -> float | None:
 
 
 def render_scene(
-    scene: Scene, rng: np.random.Generator, sensor: bool = True
+    scene: Scene,
+    rng: np.random.Generator,
+    sensor: bool = True,
+    camera_settings: CameraSettings | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(H, W, 3) uint8 image and (H, W) float32 z-depth in metres (0 = no reading).
 
     ``sensor=False`` returns exact depth (only the 0.5-10 m range applied) instead of the
-    Kinect-like one; the image always goes through the camera model.
+    Kinect-like one; the image always goes through the camera model, with ``camera_settings``
+    when given (the frames of one video), else settings drawn from ``rng``.
     """
     cam = scene.camera
     hw = (cam.height, cam.width)
@@ -65,7 +69,7 @@ def render_scene(
     lamp = np.take(table.kind, surf.prim) == EMISSIVE
     if lamp.any():
         np.copyto(radiance, base * np.float32(EMISSION), where=lamp)
-    rgb = camera_image(radiance.reshape(3, *hw), rng)
+    rgb = camera_image(radiance.reshape(3, *hw), rng, camera_settings)
     if not sensor:
         return rgb, clean_depth(hits.depth)
     grazing, lum = depth_sensor_inputs(surf, rays, base, lamp, cam)

@@ -9,6 +9,7 @@ as deterministic as drawing it, and far cheaper than 300k normal samples per ima
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -191,16 +192,43 @@ def _develop(
                 orow[x] = np.uint8(min(max(v, np.float32(0)), np.float32(255)))
 
 
-def camera_image(radiance: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+@dataclass(frozen=True)
+class CameraSettings:
+    """What stays fixed while one camera films: the auto exposure's target (mean display level
+    it aims at, with its error), white balance, vignetting, lens blur and noise level."""
+
+    exposure_target: float
+    white_balance: np.ndarray  # (3,) gain factors around 1
+    vignetting: float
+    blur: float
+    noise_level: float
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator) -> CameraSettings:
+        """Settings of a random camera (the draws `camera_image` makes for a still photo)."""
+        target = rng.uniform(0.14, 0.3)
+        balance = 1.0 + rng.uniform(-0.08, 0.08, size=3)
+        vignetting = rng.uniform(0.0, 0.4)
+        return cls(target, balance, vignetting, rng.uniform(0.3, 1.0), rng.uniform(0.2, 1.2))
+
+
+def camera_image(
+    radiance: np.ndarray, rng: np.random.Generator, settings: CameraSettings | None = None
+) -> np.ndarray:
     """Linear radiance (3, H, W) -> (H, W, 3) uint8 display image: auto exposure with error,
-    white balance, vignetting, gamma, lens blur, noise and quantisation (see `_develop`)."""
+    white balance, vignetting, gamma, lens blur, noise and quantisation (see `_develop`).
+
+    ``settings``: the camera's (a video keeps one camera's for every frame); drawn from ``rng``
+    when None. Noise is always drawn from ``rng``.
+    """
     white, _ = _noise_tables()
     _, h, w = radiance.shape
-    exposure = rng.uniform(0.14, 0.3) / max(float(radiance.mean()), 1e-4)
-    gains = (exposure * (1.0 + rng.uniform(-0.08, 0.08, size=3))).astype(np.float32)
-    vignette = np.array([GAMMA_STEPS, rng.uniform(0.0, 0.4) * GAMMA_STEPS], np.float32)
-    strength = np.float32(rng.uniform(0.3, 1.0))
-    level = rng.uniform(0.2, 1.2)
+    cam = CameraSettings.draw(rng) if settings is None else settings
+    exposure = cam.exposure_target / max(float(radiance.mean()), 1e-4)
+    gains = (exposure * cam.white_balance).astype(np.float32)
+    vignette = np.array([GAMMA_STEPS, cam.vignetting * GAMMA_STEPS], np.float32)
+    strength = np.float32(cam.blur)
+    level = cam.noise_level
     windows = [noise_window(white, rng, h, w) for _ in range(3)]
     noise, at = windows[0][0], np.array([[y, x] for _, y, x in windows])
     out = np.empty((3, h, w), np.uint8)
