@@ -1,17 +1,22 @@
 """Synthetic-data render speed: frames per second at 320x240, one process and the whole pool.
 
-    python benchmarks/bench_synth.py [--frames 400] [--workers 2] [--size 320x240] [--cpu-only]
+    python benchmarks/bench_synth.py [--frames 400] [--workers 1 2] [--size 320x240] [--cpu-only]
 
 Prints one JSON object: machine, per-stage milliseconds per frame (one process, CPU time),
 single-process frames/s, and end-to-end `synthesize_dataset` frames/s (rendering + writing)
-with ``--workers`` processes. Wall-clock figures depend on what else runs on the machine;
-``--cpu-only`` measures only the per-stage CPU time (robust to other load) and its total.
+for each ``--workers`` value, with the CPU time per frame of the parent process (which counts
+the frames and owns the files) and of the worker processes (which render and write them).
+From those it projects the frames/s of a machine with ``--project-cores`` cores (the workers'
+CPU time per frame spread over the cores the parent leaves, capped by the parent's own rate)
+and the disk bandwidth that rate writes. Wall-clock figures depend on what else runs on the
+machine; ``--cpu-only`` measures only the per-stage CPU time (robust to other load).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -74,10 +79,43 @@ def stage_times(frames: int, size: tuple[int, int]) -> dict[str, float]:
     return total
 
 
+def end_to_end(frames: int, workers: int, size: tuple[int, int], cores: int) -> dict:
+    """`synthesize_dataset` with ``workers``: frames/s, CPU per frame of the parent and of the
+    workers (``workers=1`` renders in the parent itself), and the ``cores``-core projection."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        out = synthesize_dataset(
+            Path(tmp) / "bench", frames, 0, seed=2, size=size, workers=workers, progress=False
+        )
+        wall, parent = time.perf_counter() - t0, time.process_time() - cpu0
+        nbytes = sum(f.stat().st_size for f in (out / "train").iterdir())
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pool's workers, once joined
+    child = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    parent_ms, worker_ms = 1e3 * parent / frames, 1e3 * child / frames
+    render_ms = worker_ms if workers > 1 else parent_ms  # one worker: the parent renders
+    counting_ms = parent_ms if workers > 1 else 0.0
+    # All cores busy: frames/s x (render + counting) CPU ms <= cores x 1000; and the parent,
+    # one process, counts at most 1000 / counting_ms frames per second.
+    by_cores = cores * 1e3 / (render_ms + counting_ms)
+    projected = min(by_cores, 1e3 / counting_ms) if counting_ms else by_cores
+    return {
+        "frames": frames,
+        "workers": workers,
+        "frames_per_s": round(frames / wall, 1),
+        "parent_cpu_ms_per_frame": round(parent_ms, 3),
+        "worker_cpu_ms_per_frame": round(worker_ms, 3),
+        "bytes_per_frame": nbytes // frames,
+        f"projected_frames_per_s_{cores}_cores": round(projected, 0),
+        "projected_write_mb_per_s": round(projected * nbytes / frames / 1e6, 0),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=400, help="frames for the end-to-end run")
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, nargs="+", default=[2])
+    ap.add_argument("--project-cores", type=int, default=16, help="cores of the projection")
     ap.add_argument("--size", default="320x240")
     ap.add_argument("--json", default=None, help="also write the result to this file")
     ap.add_argument(
@@ -108,18 +146,7 @@ def main() -> None:
         render_sample(1, "train", i, (w, h))
     single = n1 / (time.perf_counter() - t0)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        synthesize_dataset(
-            Path(tmp) / "bench",
-            args.frames,
-            0,
-            seed=2,
-            size=(w, h),
-            workers=args.workers,
-            progress=False,
-        )
-        pool = args.frames / (time.perf_counter() - t0)
+    runs = [end_to_end(args.frames, n, (w, h), args.project_cores) for n in args.workers]
 
     emit(
         "synth",
@@ -130,11 +157,7 @@ def main() -> None:
             "stage_cpu_ms_per_frame": stages,
             "cpu_ms_per_frame": cpu_total,
             "single_process_frames_per_s": round(single, 1),
-            "end_to_end": {
-                "frames": args.frames,
-                "workers": args.workers,
-                "frames_per_s": round(pool, 1),
-            },
+            "end_to_end": runs,
         },
         args.json,
     )

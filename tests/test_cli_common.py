@@ -7,7 +7,7 @@ import pytest
 
 from msdepth.cli.main import SUBCOMMANDS, build_parser, main
 
-RUNS_THE_NETWORK = {"quickstart", "train", "evaluate", "predict", "export"}
+RUNS_THE_NETWORK = {"quickstart", "train", "evaluate", "predict", "export", "app"}
 
 
 def _subparser(name: str):

@@ -7,8 +7,9 @@ import pytest
 from conftest import write_tiny_dataset
 from msdepth.checkpoint import read_info
 from msdepth.cli.main import main
-from msdepth.config import ModelConfig
-from msdepth.data import make_eval_loader, open_dataset
+from msdepth.config import AugmentConfig, ModelConfig
+from msdepth.data import make_eval_loader, make_train_loader, open_dataset
+from msdepth.data.in_memory import make_memory_loader
 from msdepth.synth import synthesize_dataset
 from msdepth.synth.layout import random_scene
 from msdepth.synth.render import frame_rng
@@ -84,6 +85,20 @@ def test_the_loader_takes_each_sample_s_depth_to_the_canonical_focal(tmp_path):
     expected = plain.depth.numpy() * factors.reshape(4, 1, 1, 1)
     np.testing.assert_allclose(scaled.depth.numpy(), expected, rtol=1e-6)
     np.testing.assert_array_equal(scaled.image, plain.image)
+
+
+def test_the_in_memory_loader_takes_depth_to_the_canonical_focal_as_the_worker_loader(tmp_path):
+    ds = open_dataset(write_tiny_dataset(tmp_path / "d", 4, 0, size=(96, 72)), "train")
+    factors = np.array([1.0, 2.0, 0.5, 1.5], np.float32)
+    kw = dict(batch_size=2, augment=AugmentConfig(), input_hw=(72, 96), output_hw=(18, 24),
+              seed=3, depth_factors=factors)  # fmt: skip
+    workers = make_train_loader(ds, workers=0, num_steps=3, **kw)
+    memory = make_memory_loader(ds, device="cpu", num_steps=3, **kw)
+    plain = make_memory_loader(ds, device="cpu", num_steps=3, **{**kw, "depth_factors": None})
+    for a, b, c in zip(workers, memory, plain, strict=True):
+        np.testing.assert_array_equal(a.depth.numpy(), b.depth.numpy())
+        np.testing.assert_array_equal(a.mask.numpy(), b.mask.numpy())
+        assert not np.array_equal(b.depth.numpy(), c.depth.numpy())  # the factors were applied
 
 
 @pytest.mark.slow

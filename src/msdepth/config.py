@@ -99,6 +99,10 @@ class OptimConfig:
     schedule: Literal["constant", "cosine", "step"] = "constant"
     warmup_steps: int = 0
     grad_clip: float = 0.0  # 0 disables
+    # Learning rates for larger batches (msdepth.train.batch_scaling, docs/training.md): every
+    # rate times (global batch / reference_batch) ("linear") or its square root ("sqrt").
+    batch_lr_rule: Literal["none", "linear", "sqrt"] = "none"
+    reference_batch: int = 32  # the paper's batch, at which the rates above hold
 
 
 @dataclass
@@ -118,6 +122,12 @@ class TrainConfig:
     fused_sgd: bool = True  # one fused SGD kernel instead of multi-tensor foreach
     reuse_memory: bool = True  # glibc keeps freed memory: no page faults every step
     compile: bool = False  # torch.compile: slower than eager on our CPU (BENCHMARKS.md)
+    # torch.compile's mode; "reduce-overhead" replays the step's kernels as CUDA graphs.
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = "default"
+    # Where batches come from (msdepth.data.in_memory): "workers" = memory-mapped files augmented
+    # on the CPU in `workers` processes; "memory" = the split held in memory (on the GPU when it
+    # fits) and augmented on the training device; "auto" = memory on CUDA, workers on the CPU.
+    loader: Literal["auto", "workers", "memory"] = "auto"
     workers: int = -1  # loader processes; -1: only on cores the compute threads leave idle
     log_every: int = 10
     panel_every: int = 500
@@ -330,6 +340,7 @@ def _check_ranges(cfg: Config, source: str) -> None:
         (cfg.train.max_minutes >= 0, "train.max_minutes must be >= 0 (0 = no time budget)"),
         (cfg.optim.grad_clip >= 0, "optim.grad_clip must be >= 0 (0 disables)"),
         (cfg.optim.warmup_steps >= 0, "optim.warmup_steps must be >= 0"),
+        (cfg.optim.reference_batch >= 1, "optim.reference_batch must be at least 1"),
         (
             min(cfg.train.log_every, cfg.train.panel_every, cfg.train.val_every) >= 1
             and cfg.train.checkpoint_every >= 1,

@@ -32,7 +32,8 @@ def scale_invariant_loss(
     has_pixels = n > 0
     n_safe = n.clamp(min=1).to(d.dtype)
     per_image = (d * d).sum(dim=1) / n_safe - lam * (d.sum(dim=1) / n_safe) ** 2
-    images = has_pixels.sum()
-    if images == 0:
-        return pred.sum() * 0.0  # keeps the graph; zero gradient
+    # No Python `if` on a tensor: it would wait for the device at every training step. An
+    # image without valid pixels has d = 0 everywhere, so its term is 0 (and its gradient);
+    # a batch without any gives 0 / 1.
+    images = has_pixels.sum().clamp(min=1)
     return (per_image * has_pixels).sum() / images

@@ -9,7 +9,9 @@ Each is one config switch (see `msdepth.config.TrainConfig`) and one function he
 - ``train.fused_sgd``: one fused kernel per SGD step (`msdepth.train.optim.make_optimizer`);
 - ``train.channels_last``: NHWC layout, produced by the loader (`msdepth.data.loader`);
 - ``train.workers = -1``: loader processes only for cores the compute threads leave idle
-  (`resolve_workers`).
+  (`resolve_workers`);
+- on CUDA, cuDNN's benchmark mode: it times the convolution algorithms once for the fixed input
+  size and keeps the fastest (`tune_device`; off under ``train.deterministic``).
 
 The measured effect of each is in BENCHMARKS.md.
 """
@@ -79,3 +81,10 @@ def resolve_workers(workers: int, device: torch.device | str) -> int:
     if torch.device(device).type == "cuda":
         return max(1, min(4, cores - 1))
     return max(0, min(4, cores - torch.get_num_threads()))
+
+
+def tune_device(device: torch.device | str, deterministic: bool = False) -> None:
+    """Per-device settings that only make training faster: cuDNN benchmark mode on CUDA (every
+    training input has one size, so the first step's search pays for the whole run)."""
+    if torch.device(device).type == "cuda":
+        torch.backends.cudnn.benchmark = not deterministic

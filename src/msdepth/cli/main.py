@@ -24,6 +24,7 @@ SUBCOMMANDS = [
     "evaluate",
     "predict",
     "export",
+    "app",
     "info",
 ]
 

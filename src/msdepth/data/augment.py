@@ -6,6 +6,11 @@ horizontal flip with p = 0.5. Scale, rotation, crop and flip are one affine map 
 source coordinates; RGB is sampled bilinearly at the network's input size, depth nearest at the
 loss's 74x55 target size, so valid and invalid depth are never blended. Pixels that fall outside
 the source image are invalid depth (and black RGB). Test time: centre crop at scale 1.
+
+The random parameters and the affine matrices are drawn and built on the CPU (a few numbers per
+sample, from the batch's own seeded generator); `warp` then runs on whatever device the pixels
+are on, so the in-memory loader (`msdepth.data.in_memory`) augments on the GPU with the same
+code and the same random stream as the loader's CPU workers.
 """
 
 from __future__ import annotations
@@ -57,6 +62,13 @@ def sample_params(
     )
 
 
+def draw_params(
+    n: int, cfg: AugmentConfig, generator: torch.Generator | None = None, train: bool = True
+) -> AugmentParams:
+    """The paper's random parameters (``train`` and ``cfg.enabled``), else the test-time ones."""
+    return sample_params(n, cfg, generator) if (train and cfg.enabled) else identity_params(n)
+
+
 def identity_params(n: int) -> AugmentParams:
     """Test-time parameters: centre crop at scale 1, no rotation, flip or colour change."""
     return AugmentParams(
@@ -87,7 +99,7 @@ def affine_theta(
     ty = params.shift_y * (sh - ch).clamp(min=0) / 2
     f = 1.0 - 2.0 * params.flip.float()
     cos, sin = torch.cos(params.angle), torch.sin(params.angle)
-    theta = torch.empty(len(s), 2, 3)
+    theta = torch.empty(len(s), 2, 3, device=s.device)
     theta[:, 0, 0] = (2 / sw) * cos * f * cw / 2
     theta[:, 0, 1] = (2 / sw) * sin * ch / 2
     theta[:, 0, 2] = (2 / sw) * (cos * tx + sin * ty)
@@ -105,12 +117,30 @@ def apply_params(
     output_hw: tuple[int, int],
 ) -> Batch:
     """Warp a batch: ``rgb`` (N, H, W, 3) uint8 and ``depth`` (N, H, W) metres (0 = invalid)."""
-    n, h, w, _ = rgb.shape
+    _, h, w, _ = rgb.shape
     theta = affine_theta(params, (w, h), (input_hw[1], input_hw[0]))
+    return warp(rgb, depth, theta, params.color, params.scale, input_hw, output_hw)
+
+
+def warp(
+    rgb: torch.Tensor,
+    depth: torch.Tensor,
+    theta: torch.Tensor,
+    color: torch.Tensor,
+    scale: torch.Tensor,
+    input_hw: tuple[int, int],
+    output_hw: tuple[int, int],
+) -> Batch:
+    """The warp itself, on the device of ``rgb``: ``theta`` (N, 2, 3) from `affine_theta`,
+    ``color`` (N, 3) and ``scale`` (N,) from the parameters, all on that device too.
+
+    ``rgb`` (N, H, W, 3) uint8; ``depth`` (N, H, W) metres in any float dtype (0 = invalid).
+    """
+    n = rgb.shape[0]
     image = rgb.permute(0, 3, 1, 2).float()  # 0..255; the /255 rides on the colour factor
     grid = F.affine_grid(theta, [n, 3, *input_hw], align_corners=False)
     image = F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    image = image.mul_((params.color / 255.0).view(n, 3, 1, 1)).clamp_(0.0, 1.0)
+    image = image.mul_((color / 255.0).view(n, 3, 1, 1)).clamp_(0.0, 1.0)
     dgrid = F.affine_grid(theta, [n, 1, *output_hw], align_corners=False)
     d = (
         torch.nan_to_num(depth.float(), nan=0.0, posinf=0.0, neginf=0.0)
@@ -118,7 +148,7 @@ def apply_params(
         .unsqueeze(1)
     )
     d = F.grid_sample(d, dgrid, mode="nearest", padding_mode="zeros", align_corners=False)
-    d = d / params.scale.view(n, 1, 1, 1)  # an image enlarged s times looks s times closer
+    d = d / scale.view(n, 1, 1, 1)  # an image enlarged s times looks s times closer
     return Batch(image.contiguous(), d, d > 0)
 
 
@@ -132,6 +162,5 @@ def augment_batch(
     train: bool = True,
 ) -> Batch:
     """Training augmentation (``train=True`` and ``cfg.enabled``) or the test-time centre crop."""
-    n = rgb.shape[0]
-    params = sample_params(n, cfg, generator) if (train and cfg.enabled) else identity_params(n)
+    params = draw_params(rgb.shape[0], cfg, generator, train)
     return apply_params(rgb, depth, params, input_hw, output_hw)

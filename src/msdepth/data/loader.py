@@ -117,6 +117,12 @@ class StepBatchSampler(Sampler[list[tuple[int, int]]]):
         return self.num_steps
 
 
+def batch_generator(key: int) -> torch.Generator:
+    """The CPU generator that draws a batch's augmentation: seeded by its key alone, so the
+    stream is the same whatever process or device augments it."""
+    return torch.Generator().manual_seed(int(key) & 0x7FFF_FFFF_FFFF_FFFF)
+
+
 class AugmentCollate:
     """Stacks samples and augments the whole batch (runs inside the worker processes)."""
 
@@ -138,7 +144,7 @@ class AugmentCollate:
         key = items[0][0]
         rgb = torch.from_numpy(np.stack([it[1] for it in items]))
         depth = torch.from_numpy(np.stack([it[2] for it in items]))
-        gen = torch.Generator().manual_seed(int(key) & 0x7FFF_FFFF_FFFF_FFFF)
+        gen = batch_generator(key)
         batch = augment_batch(rgb, depth, self.cfg, self.input_hw, self.output_hw, gen, self.train)
         if self.channels_last:
             batch = batch._replace(image=batch.image.contiguous(memory_format=torch.channels_last))

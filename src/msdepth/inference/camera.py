@@ -130,10 +130,13 @@ class FocalLength:
 
 
 def read_exif(image: Any) -> Any | None:
-    """The EXIF of a file path or PIL image (Pillow's ``Image.Exif``), None for arrays or files
-    without EXIF. Reading a file's EXIF decodes no pixels."""
+    """The EXIF of a file path or PIL image (Pillow's ``Image.Exif``; one already read, e.g. of
+    an upload, is returned as it is), None for arrays or files without EXIF. Reading a file's
+    EXIF decodes no pixels."""
     from PIL import Image
 
+    if isinstance(image, Image.Exif):
+        return image
     if isinstance(image, Image.Image):
         return image.getexif()
     if isinstance(image, (str, Path)):

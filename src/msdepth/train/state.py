@@ -43,6 +43,8 @@ RESUMABLE_CHANGES = {
     "train.max_minutes",
     "train.tensorboard",
     "train.compile",
+    "train.compile_mode",
+    "train.loader",
     "train.detect_anomaly",
     "train.device",
     "train.precision",

@@ -29,12 +29,14 @@ from msdepth.checkpoint import (
     save_model,
 )
 from msdepth.config import Config
-from msdepth.data import Batch, make_train_loader, open_dataset
+from msdepth.data import Batch, open_dataset
+from msdepth.data.in_memory import make_training_stream
 from msdepth.errors import CheckpointError, ConfigError
 from msdepth.losses import scale_invariant_loss
 from msdepth.models import MultiScaleDepth
 from msdepth.models.multiscale import Stage
-from msdepth.speed import resolve_precision, resolve_workers
+from msdepth.speed import resolve_precision, resolve_workers, tune_device
+from msdepth.train.batch_scaling import batch_lr_factor
 from msdepth.train.distributed import Distributed, setup_distributed
 from msdepth.train.loss_watch import LossReport, LossWatch, TrainingDivergedError
 from msdepth.train.observe import Observer, Throughput, depth_panel
@@ -201,6 +203,7 @@ class Trainer:
         )
         self.depth_factors = focal_factors(self.train_set, focal)
         self.run_dir = run
+        self.data = data
         self.dist = dist
         self.device = dist.device
         self.keeper = CheckpointKeeper(run, self.config.train.keep_last)
@@ -212,6 +215,7 @@ class Trainer:
         self.autocast = torch.autocast(
             self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"
         )
+        tune_device(self.device, self.config.train.deterministic)
 
     # ---- the run ---------------------------------------------------------------------------
     def run(
@@ -239,6 +243,16 @@ class Trainer:
             tmp.replace(self.run_dir / "config.toml")
         self.dist.barrier()
         self.observer.open()
+        # what the model learned from, for model cards (msdepth app)
+        meta = self.train_set.meta
+        self.observer.log(
+            {
+                "kind": "data",
+                "data": str(self.data),
+                "source": meta.get("source", {}),
+                "train_images": meta["splits"].get("train", {}).get("count"),
+            }
+        )
         result = TrainResult(self.run_dir, self.config, None, device=str(self.device))
         deterministic = torch.are_deterministic_algorithms_enabled()
         try:
@@ -416,7 +430,7 @@ class Trainer:
         depth = batch.depth.to(self.device, non_blocking=True)
         mask = batch.mask.to(self.device, non_blocking=True)
         target, mask = log_depth_targets(depth, mask, cfg.train.mask_min_max)
-        set_learning_rates(s.optimizer, lr_factor(s.step, s.total, cfg.optim))
+        set_learning_rates(s.optimizer, lr_factor(s.step, s.total, cfg.optim) * s.batch_lr)
         with torch.autograd.set_detect_anomaly(cfg.train.detect_anomaly):
             try:
                 with self.autocast:
@@ -462,7 +476,9 @@ class Trainer:
         optimizer = make_optimizer(model, cfg.optim, stage, fused=cfg.train.fused_sgd)
         if state is not None:
             optimizer.load_state_dict(state.optimizer)
-        net: torch.nn.Module = torch.compile(model) if cfg.train.compile else model
+        net: torch.nn.Module = (
+            torch.compile(model, mode=cfg.train.compile_mode) if cfg.train.compile else model
+        )
         if dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             # Frozen layers have requires_grad False, so DDP syncs only what the stage trains;
@@ -470,19 +486,20 @@ class Trainer:
             net = DistributedDataParallel(net, device_ids=ids, **_NO_BUFFER_SYNC)
         net.train()
         step = state.step if state else 0
-        loader = make_train_loader(
+        loader = make_training_stream(
+            cfg.train.loader,
             self.train_set,
             cfg.train.batch_size,
             cfg.augment,
             model.geometry.input_hw,
             model.output_hw,
+            device=self.device,
             seed=seed,
             start_step=step,
             num_steps=max(total - step, 0),
             workers=resolve_workers(cfg.train.workers, self.device),
             rank=dist.rank,
             world_size=dist.world_size,
-            pin_memory=self.device.type == "cuda",
             channels_last=cfg.train.channels_last,
             depth_factors=self.depth_factors,
         )
@@ -516,6 +533,7 @@ class Trainer:
             best_metrics=best_metrics,
             best_step=best_step,
             min_delta1=state.min_delta1 if state else 0.0,
+            batch_lr=batch_lr_factor(cfg.optim, cfg.train.batch_size * dist.world_size),
         )
 
     def _load_coarse(self, model: MultiScaleDepth, init: str | Path | None) -> Path:
@@ -693,3 +711,4 @@ class _Stage:
     best_step: int | None = None
     min_delta1: float = 0.0  # "best" may not have a lower validation delta1 (fine: step 0's)
     validations: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    batch_lr: float = 1.0  # learning-rate factor of the batch-size rule (batch_scaling)
