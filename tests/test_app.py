@@ -222,12 +222,36 @@ def test_downloads_are_the_files_predict_writes_for_the_same_image_and_options(
         ]
     )
     assert code == 0
-    assert {"png16", "npy", "ply"} <= {d["kind"] for d in result["downloads"]}
+    assert {"png16", "npy", "ply", "json"} <= {d["kind"] for d in result["downloads"]}
+    assert result["focal_source"] == "--fov 70"
     for download in result["downloads"]:
         status, body, headers = _request(app_url.rstrip("/") + download["url"])
         assert status == 200
         assert download["file"] in headers["content-disposition"]
         assert body == (out / download["file"]).read_bytes(), download["kind"]
+
+
+def test_a_photos_exif_focal_is_used_as_predict_uses_a_files(app_url, checkpoint, tmp_path):
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0xA405] = 26  # FocalLengthIn35mmFilm: a phone's main camera
+    photo = _photo(tmp_path / "phone.jpg", size=(160, 120), seed=6, exif=exif)
+    _, job = _submit(app_url, photo.read_bytes(), "filename=phone.jpg")
+    result = _wait(app_url, job["id"])["result"]
+    assert result["focal_source"] == "EXIF FocalLengthIn35mmFilm 26 mm"
+    assert result["fx"] == pytest.approx(26 * 200 / 43.2666, rel=1e-4)  # diagonal 200 px
+    out = tmp_path / "predicted"
+    save = result["command"].split("--save ")[1].split()[0]
+    args = ["predict", "--checkpoint", str(checkpoint), str(photo), "--out", str(out)]
+    assert main([*args, "--save", save, "--quiet"]) == 0
+    for download in result["downloads"]:
+        _, body, _ = _request(app_url.rstrip("/") + download["url"])
+        assert body == (out / download["file"]).read_bytes(), download["kind"]
+
+
+def test_a_field_of_view_and_a_focal_length_together_are_refused(app_url, tmp_path):
+    photo = _photo(tmp_path / "both.png")
+    status, body = _submit(app_url, photo.read_bytes(), "filename=both.png&fov=60&focal=300")
+    assert status == 400 and "not both" in body["error"]
 
 
 def test_the_colour_image_is_predicts_for_the_range_asked(app_url, checkpoint, tmp_path):

@@ -41,6 +41,7 @@ if CHROMIUM is None:
     )
 
 from app_server import running_app  # noqa: E402
+from msdepth.app.results import DOWNLOAD_KINDS  # noqa: E402
 from msdepth.app.server import AppSettings  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -170,7 +171,8 @@ def test_upload_depth_download_and_3d_view_in_a_real_browser(
     code = main(
         [
             *("predict", "--checkpoint", str(checkpoint), str(photo), "--out", str(out)),
-            *("--save", "png16", "--quiet"),
+            # the page's downloads: the PNG's text chunk lists every file written beside it
+            *("--save", ",".join(DOWNLOAD_KINDS), "--quiet"),
         ]
     )
     assert code == 0

@@ -718,6 +718,91 @@ def _(w):
             r"device 'cuda:7' is not available")  # fmt: skip
 
 
+# ---- predict: the camera and known distances (issue 11) ---------------------------------------
+
+
+@case("predict", "focal-zero")
+def _(w):
+    return (w.predict(w.src / "0_colors.png", extra=("--focal", "0")),
+            r"--focal '0': a focal length is a positive number of pixels")  # fmt: skip
+
+
+@case("predict", "focal-negative")
+def _(w):
+    return (w.predict(w.src / "0_colors.png", extra=("--focal=-500",)),
+            r"--focal '-500': a focal length is a positive number of pixels")  # fmt: skip
+
+
+@case("predict", "fov-out-of-range")
+def _(w):
+    return (w.predict(w.src / "0_colors.png", extra=("--fov", "200")),
+            r"--fov 200.0: a horizontal field of view is degrees strictly between 0 and 180")  # fmt: skip
+
+
+@case("predict", "exif-without-usable-focal")
+def _(w):
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x920A] = 4.2  # FocalLength without the sensor size
+    bad.rgb_png(w.src / "photo.png")
+    Image.open(w.src / "photo.png").convert("RGB").save(w.src / "photo.jpg", exif=exif)
+    return (w.predict(w.src / "photo.jpg", extra=("--focal", "exif")),
+            r"photo\.jpg: EXIF FocalLength 4\.2 mm without the sensor size .* pass --focal PX")  # fmt: skip
+
+
+@case("predict", "no-exif-but-exif-required")
+def _(w):
+    return (w.predict(w.src / "0_colors.png", extra=("--focal", "exif")),
+            r"0_colors\.png: no EXIF, so --focal exif has nothing to read")  # fmt: skip
+
+
+def _points(w: World, text: str) -> Path:
+    path = w.src / "points.csv"
+    path.write_text("u,v,depth_m\n" + text)
+    return path
+
+
+@case("predict", "align-point-outside-the-image")
+def _(w):
+    path = _points(w, "1,1,1.0\n2,2,1.5\n16,3,2.0\n")  # the image is 16x12
+    return (w.predict(w.src / "0_colors.png", extra=("--align", path)),
+            r"points\.csv line 4: point \(16, 3\) is outside the 16x12 image")  # fmt: skip
+
+
+@case("predict", "align-non-finite-depth")
+def _(w):
+    path = _points(w, "1,1,1.0\n2,2,nan\n")
+    return (w.predict(w.src / "0_colors.png", extra=("--align", path)),
+            r"points\.csv line 3: depth nan is not a positive finite number of metres")  # fmt: skip
+
+
+@case("predict", "align-too-few-points")
+def _(w):
+    path = _points(w, "1,1,1.0\n2,2,1.2\n")
+    return (w.predict(w.src / "0_colors.png", extra=("--align", path, "--align-mode",
+                                                     "scale-shift")),
+            r"2 usable point\(s\) .* scale-shift fit needs at least 3")  # fmt: skip
+
+
+@case("predict", "align-points-missing")
+def _(w):
+    return (w.predict(w.src / "0_colors.png", extra=("--align", w.src / "nope.csv")),
+            r"--align points .*nope\.csv does not exist")  # fmt: skip
+
+
+@case("predict", "align-file-for-several-inputs")
+def _(w):
+    path = _points(w, "1,1,1.0\n2,2,1.2\n")
+    return (w.predict(w.src / "0_colors.png", w.src / "1_colors.png", extra=("--align", path)),
+            r"--align .*points\.csv fits one image; for several inputs give a folder")  # fmt: skip
+
+
+@case("predict", "align-unknown-mode")
+def _(w):
+    path = _points(w, "1,1,1.0\n2,2,1.2\n")
+    return (w.predict(w.src / "0_colors.png", extra=("--align", path, "--align-mode", "affine")),
+            r"--align-mode 'affine': choose scale or scale-shift")  # fmt: skip
+
+
 # ---- export ------------------------------------------------------------------------------------
 
 

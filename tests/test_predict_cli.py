@@ -75,7 +75,7 @@ def test_point_cloud_has_one_vertex_per_valid_pixel(tmp_path, checkpoint):
     write_images(tmp_path / "in", ["a.png"], size=(40, 30))
     out = tmp_path / "out"
     predict("--checkpoint", checkpoint, tmp_path / "in", "--out", out, "--save", "ply,npy",
-            "--fov", "60")  # fmt: skip
+            "--fov", "60", "--keep-edges")  # fmt: skip
     header, xyz, _ = read_ply(out / "a.ply")
     assert "element vertex 1200" in header
     np.testing.assert_allclose(np.sort(xyz[:, 2]), np.sort(np.load(out / "a.npy").ravel()))
@@ -87,7 +87,7 @@ def test_max_depth_leaves_far_points_out_of_the_point_cloud(tmp_path, checkpoint
     predict("--checkpoint", checkpoint, tmp_path / "in", "--out", out, "--save", "npy")
     limit = float(np.median(np.load(out / "a.npy")))
     predict("--checkpoint", checkpoint, tmp_path / "in", "--out", out, "--save", "ply",
-            "--ply-ascii", "--max-depth", limit)  # fmt: skip
+            "--ply-ascii", "--max-depth", limit, "--keep-edges")  # fmt: skip
     header, xyz, _ = read_ply(out / "a.ply")
     assert "format ascii 1.0" in header
     assert len(xyz) == int((np.load(out / "a.npy") <= limit).sum())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -14,8 +15,9 @@ import numpy as np
 import pytest
 
 import bad_inputs as bad
-from fake_models import random_checkpoint
+from fake_models import SMALL, constant_checkpoint, random_checkpoint
 from msdepth.cli.main import main
+from msdepth.inference.camera import NYU_KINECT
 
 av = pytest.importorskip("av", reason="PyAV (the video extra) is not installed")
 
@@ -24,6 +26,8 @@ from msdepth.inference.video import DepthRange, metres_from_colours  # noqa: E40
 
 SIZE = (64, 48)
 RATE = Fraction(25, 2)
+KINECT_AT_320 = NYU_KINECT["fx"] * 320 / 640
+TRAINED = {**SMALL, "model.train_focal": KINECT_AT_320, "model.train_focal_source": "test"}
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +138,34 @@ def test_json_lists_the_video_its_range_and_the_frame_files(tmp_path, checkpoint
     assert video["frames"] == 10 and video["rate"] == 12.5 and video["stabilized"]
     assert DepthRange(video["vmin"], video["vmax"]) == DepthRange.of_video(video["video"])
     assert len(result["files"]) == 10
+
+
+def test_a_clip_has_one_camera_and_fov_sets_every_frames_metres_and_k(tmp_path):
+    """A constant-output model (2 m) that knows its training camera: the metres of each frame
+    are exactly 2 m x the focal rule's factor for --fov, and every file and the run say so."""
+    ckpt = constant_checkpoint(tmp_path / "c.safetensors", 2.0, TRAINED)
+    clip = moving_clip(tmp_path / "walk.mp4", frames=3)
+    out, report = tmp_path / "o", tmp_path / "r.json"
+    assert predict("--checkpoint", ckpt, clip, "--out", out, "--save", "video,npy,json",
+                   "--fov", "80", "--json", report) == 0  # fmt: skip
+    f80 = (SIZE[0] / 2) / math.tan(math.radians(40))
+    factor = f80 * SMALL["model.input_width"] / SIZE[0] / KINECT_AT_320
+    for index in range(3):
+        np.testing.assert_allclose(np.load(out / f"walk_f{index:06d}.npy"), 2.0 * factor, rtol=1e-5)
+        meta = json.loads((out / f"walk_f{index:06d}.json").read_text())
+        assert meta["focal_source"] == "--fov 80" and meta["focal_rule"]
+        assert meta["intrinsics"]["fx"] == pytest.approx(f80)
+    (video,) = json.loads(report.read_text())["videos"]
+    assert video["focal_source"] == "--fov 80" and video["depth_factor"] == pytest.approx(factor)
+
+
+def test_focal_exif_on_a_video_is_a_one_line_error(tmp_path, checkpoint, capsys):
+    clip = moving_clip(tmp_path / "walk.mp4", frames=2)
+    code = predict("--checkpoint", checkpoint, clip, "--out", tmp_path / "o", "--save", "video",
+                   "--focal", "exif")  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "walk.mp4" in err and "--fov" in err, err
+    assert not (tmp_path / "o" / "walk.depth.mp4").exists()
 
 
 def test_save_video_without_a_video_input_is_a_one_line_error(tmp_path, checkpoint, capsys):

@@ -55,6 +55,15 @@ def test_poses_carry_frame_0s_depth_onto_frame_4s():
     assert np.median(relative) < 0.01  # occlusion edges aside, the same surfaces
 
 
+def test_fov_gives_the_whole_clip_that_lens_on_the_same_walk():
+    kinect, kinect_path, _ = sequence_scene(2, 5, SIZE)
+    wide, wide_path, _ = sequence_scene(2, 5, SIZE, fov=90.0)
+    np.testing.assert_array_equal(kinect_path.positions, wide_path.positions)
+    np.testing.assert_array_equal(kinect_path.angles, wide_path.angles)
+    assert wide.camera.fx == pytest.approx(SIZE[0] / 2)  # tan(45 degrees) = 1
+    assert kinect.camera.fx != pytest.approx(wide.camera.fx)
+
+
 def test_synth_sequence_writes_a_dataset_poses_and_an_mp4(tmp_path, capsys):
     av = pytest.importorskip("av", reason="PyAV (the video extra) is not installed")
     out = tmp_path / "walk"
@@ -83,6 +92,7 @@ def test_synth_sequence_writes_a_dataset_poses_and_an_mp4(tmp_path, capsys):
         (["--sequence", "1"], "at least 2 frames"),
         (["--sequence", "5", "--train", "3"], "drop --train/--val/--test"),
         (["--sequence", "5", "--fps", "0"], "--fps must be at least 1"),
+        (["--sequence", "5", "--fov", "45:80"], "has one camera"),
     ],
 )
 def test_bad_sequence_requests_are_one_line_errors(tmp_path, capsys, extra, message):

@@ -5,7 +5,10 @@ The inference API is imported lazily so that ``import msdepth`` stays light::
     import msdepth
     model = msdepth.load("runs/nyu")           # checkpoint file, run folder or .onnx
     depth = model.predict("photo.jpg")         # float32 metres at the photo's size
-    points, colors = msdepth.to_point_cloud(depth, msdepth.read_rgb("photo.jpg"))
+    depth = model.predict("photo.jpg", fov=70) # ... for a camera of 70 degrees (or focal=PX)
+    result = model.infer("photo.jpg")          # Prediction: .depth, .K, .metadata()
+    points, colors = msdepth.to_point_cloud(result.depth, msdepth.read_rgb("photo.jpg"),
+                                            result.intrinsics)
 """
 
 from __future__ import annotations
@@ -20,7 +23,12 @@ _LAZY = {
     "DepthPredictor": "msdepth.inference.predictor",
     "to_point_cloud": "msdepth.inference.pointcloud",
     "save_ply": "msdepth.inference.pointcloud",
-    "Intrinsics": "msdepth.inference.pointcloud",
+    "to_mesh": "msdepth.inference.pointcloud",
+    "Intrinsics": "msdepth.inference.camera",
+    "CameraSpec": "msdepth.inference.camera",
+    "Prediction": "msdepth.inference.result",
+    "DepthPoints": "msdepth.inference.align",
+    "read_points": "msdepth.inference.align",
     "read_rgb": "msdepth.data.images",
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 import types
 import typing
@@ -44,6 +45,14 @@ class ModelConfig:
     # looks input_width / reference_width times smaller than in training, so predictions on
     # whole frames are multiplied by that ratio (the augmentation's "depth divided by s").
     reference_width: int = 320
+    # The training camera (docs/inference.md, "Camera and focal length"): horizontal focal
+    # length in pixels of the training frames (reference_width wide, so also of the network
+    # input at augmentation scale 1). Training takes each sample's depth to this focal;
+    # prediction multiplies by the image's focal at input width over it. Set by training from
+    # the dataset's intrinsics; 0 = unknown (a dataset without intrinsics), and predictions
+    # then keep input_width / reference_width whatever the camera.
+    train_focal: float = 0.0
+    train_focal_source: str = ""  # where train_focal came from, for outputs and reports
     # Initial bias of the two linear output layers: log of a typical indoor depth (~2.7 m).
     # Not in the paper; it only saves the first few hundred steps of learning the mean.
     init_log_depth: float = 1.0
@@ -299,6 +308,10 @@ def _check_ranges(cfg: Config, source: str) -> None:
         (cfg.model.input_width >= 64, "model.input_width must be at least 64"),
         (cfg.model.input_height >= 64, "model.input_height must be at least 64"),
         (0.0 <= cfg.model.dropout < 1.0, "model.dropout must be in [0, 1)"),
+        (
+            cfg.model.train_focal >= 0 and math.isfinite(cfg.model.train_focal),
+            "model.train_focal must be a focal length in pixels > 0 (or 0 = unknown)",
+        ),
         (all(s > 0 for s in cfg.model.rgb_std), "model.rgb_std must be positive"),
         (
             1.0 <= cfg.augment.scale_min <= cfg.augment.scale_max,

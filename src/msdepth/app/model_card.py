@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from msdepth.inference.pointcloud import NYU_KINECT, NYU_SIZE
+from msdepth.inference.camera import NYU_KINECT, NYU_SIZE
 
 NOT_RECORDED = "not recorded in this checkpoint"
 
@@ -36,10 +36,7 @@ def model_card(predictor: Any) -> dict[str, Any]:
         },
         "validation": {},
         "training_data": NOT_RECORDED,
-        "training_focal": (
-            f"{NOT_RECORDED}; predict assumes NYU's Kinect "
-            f"({NYU_KINECT['fx']:.2f} px at {NYU_SIZE[0]} px wide)"
-        ),
+        "training_focal": _training_focal(config.model),
     }
     if source is None or source.suffix.lower() != ".safetensors":
         return card
@@ -60,6 +57,18 @@ def model_card(predictor: Any) -> dict[str, Any]:
     if data:
         card["training_data"] = data
     return card
+
+
+def _training_focal(model: Any) -> str:
+    """The training camera `predict` scales depth by (``model.train_focal``, the focal rule of
+    `msdepth.inference.camera`), or that it is not recorded and what is assumed instead."""
+    if model.train_focal > 0:
+        source = f" ({model.train_focal_source})" if model.train_focal_source else ""
+        return f"{model.train_focal:.2f} px at {model.reference_width} px wide{source}"
+    return (
+        f"{NOT_RECORDED}; predict assumes NYU's Kinect ({NYU_KINECT['fx']:.2f} px at "
+        f"{NYU_SIZE[0]} px wide) and keeps depth at input width / reference width"
+    )
 
 
 def _training_data(log: Path) -> str | None:

@@ -3,7 +3,9 @@
 The downloads are written by `msdepth.inference.outputs.write_outputs`, the one place outputs
 are made, with the options the page's form stands for (`PageOptions.predict_flags` prints the
 equivalent command), so each file is byte for byte the one `predict` writes for the same
-image. Beside them, in a hidden ``.app`` folder, the page's own files: the input pixels (to
+image. The photo's camera is found as `predict` finds it (`msdepth.inference.camera`): the
+form's field of view or focal length, else the upload's EXIF, else the training camera; it sets
+the metres (the focal rule) and the point cloud's K. Beside them, in a hidden ``.app`` folder, the page's own files: the input pixels (to
 re-colour with another range), the colour depth per range, and a thinned point cloud for the
 3D view.
 """
@@ -22,6 +24,7 @@ import numpy as np
 
 from msdepth.app.uploads import output_name
 from msdepth.errors import DataError
+from msdepth.inference.camera import CameraSpec, DepthCamera, Intrinsics
 from msdepth.inference.outputs import OUTPUT_KINDS, OutputOptions, write_outputs
 from msdepth.inference.pointcloud import to_point_cloud
 from msdepth.visualize import DEFAULT_CMAP
@@ -37,7 +40,7 @@ class PageOptions:
     """The page's form, as the `predict` flags it stands for."""
 
     fov: float | None = None  # --fov: horizontal field of view in degrees
-    focal: float | None = None  # --fx: focal length in pixels of the photo (fy copies it)
+    focal: float | None = None  # --focal: horizontal focal length in pixels of the photo
     flip_tta: bool = False  # --flip-tta
 
     def __post_init__(self) -> None:
@@ -45,16 +48,23 @@ class PageOptions:
             raise DataError(f"field of view must be between 0 and 180 degrees, got {self.fov}")
         if self.focal is not None and not (math.isfinite(self.focal) and self.focal > 0):
             raise DataError(f"focal length must be a positive number of pixels, got {self.focal}")
+        if self.fov is not None and self.focal is not None:
+            raise DataError("give the field of view or the focal length, not both")
+
+    def camera_spec(self) -> CameraSpec:
+        """The camera the form gives (`predict --fov` / ``--focal``; neither: EXIF, else the
+        training camera)."""
+        return CameraSpec(focal=self.focal, fov=self.fov)
 
     def output_options(self, kinds: tuple[str, ...]) -> OutputOptions:
-        return OutputOptions(kinds=kinds, fov=self.fov, fx=self.focal)
+        return OutputOptions(kinds=kinds)
 
     def predict_flags(self) -> list[str]:
         flags = ["--save", ",".join(DOWNLOAD_KINDS)]
         if self.fov is not None:
             flags += ["--fov", f"{self.fov:g}"]
         if self.focal is not None:
-            flags += ["--fx", f"{self.focal:g}"]
+            flags += ["--focal", f"{self.focal:g}"]
         if self.flip_tta:
             flags.append("--flip-tta")
         return flags
@@ -100,6 +110,7 @@ class Prediction:
     depth_max: float
     view_points: int
     view_step: int  # the 3D view has every view_step-th row and column
+    camera: DepthCamera  # the photo's K, its focal and where it came from, the focal rule
     _colors: dict[tuple[float, float, bool], Path] = field(default_factory=dict)
 
     @property
@@ -125,7 +136,7 @@ class Prediction:
 
     def describe(self, prefix: str, checkpoint: str) -> dict[str, Any]:
         """What the page needs, with URLs under ``prefix``."""
-        k = self.options.output_options(("ply",)).intrinsics(self.width, self.height)
+        k = self.camera.intrinsics
         return {
             "name": self.name,
             "width": self.width,
@@ -142,6 +153,9 @@ class Prediction:
             "view_step": self.view_step,
             "fx": k.fx,
             "fy": k.fy,
+            "focal_source": self.camera.focal_source,
+            "depth_factor": self.camera.depth_factor,
+            "focal_note": self.camera.note,
             "command": shlex.join(
                 [
                     *("msdepth", "predict", "--checkpoint", checkpoint, self.filename),
@@ -155,21 +169,35 @@ class Prediction:
 
 
 def predict_to_folder(
-    predictor: Any, rgb: np.ndarray, filename: str, options: PageOptions, root: Path
+    predictor: Any,
+    rgb: np.ndarray,
+    filename: str,
+    options: PageOptions,
+    root: Path,
+    exif: Any | None = None,
 ) -> Prediction:
-    """Run the model on ``rgb`` (the image of ``filename``) and write the downloads, named as
-    `predict` names them after the file, and the page's files into a new folder under ``root``."""
+    """Run the model on ``rgb`` (the image of ``filename``, ``exif`` its EXIF when it has one)
+    and write the downloads, named as `predict` names them after the file, and the page's files
+    into a new folder under ``root``."""
     name = output_name(filename)
+    spec = options.camera_spec()
     folder = Path(tempfile.mkdtemp(prefix="result-", dir=root))
     try:
-        depth = predictor.predict(rgb, flip_tta=options.flip_tta)
-        written = write_outputs(folder, name, rgb, depth, options.output_options(DOWNLOAD_KINDS))
+        ((_, result),) = predictor.infer_stream(
+            [rgb],
+            camera_of=lambda _, w, h: predictor.camera(exif, w, h, spec, name=filename),
+            flip_tta=options.flip_tta,
+        )
+        depth = result.depth
+        written = write_outputs(folder, name, rgb, result, options.output_options(DOWNLOAD_KINDS))
         files = dict(zip(DOWNLOAD_KINDS, written, strict=True))
         page = folder / PAGE_FOLDER
         page.mkdir()
         np.save(page / "rgb.npy", rgb)
         view_step = view_step_of(*depth.shape)
-        view_points = _write_view_points(page / "points.bin", depth, rgb, options, view_step)
+        view_points = _write_view_points(
+            page / "points.bin", depth, rgb, result.intrinsics, view_step
+        )
         valid = depth[np.isfinite(depth) & (depth > 0)]
         vmin, vmax = default_range(depth)
         prediction = Prediction(
@@ -186,6 +214,7 @@ def predict_to_folder(
             float(valid.max()) if valid.size else 0.0,
             view_points,
             view_step,
+            result.camera,
         )
         prediction.color_png(prediction.vmin, prediction.vmax)
         return prediction
@@ -203,14 +232,13 @@ def view_step_of(height: int, width: int) -> int:
 
 
 def _write_view_points(
-    path: Path, depth: np.ndarray, rgb: np.ndarray, options: PageOptions, step: int
+    path: Path, depth: np.ndarray, rgb: np.ndarray, intrinsics: Intrinsics, step: int
 ) -> int:
     """Every ``step``-th row and column of the PLY's points (same intrinsics), as float32
     x y z (N, 3) then uint8 r g b (N, 3), little-endian."""
     h, w = depth.shape
     mask = np.zeros((h, w), dtype=bool)
     mask[::step, ::step] = True
-    intrinsics = options.output_options(("ply",)).intrinsics(w, h)
     points, colors = to_point_cloud(depth, rgb, intrinsics, mask)
     with open(path, "wb") as f:
         f.write(points.astype("<f4").tobytes())

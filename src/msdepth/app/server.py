@@ -46,6 +46,7 @@ from msdepth.app.uploads import (
     UploadError,
     UploadTooLarge,
     decode_upload,
+    upload_exif,
 )
 from msdepth.errors import ConfigError, DataError
 
@@ -120,6 +121,7 @@ def create_app(predictor: Any, settings: AppSettings | None = None) -> Starlette
             rgb = await run_in_threadpool(
                 decode_upload, data, filename, int(settings.max_megapixels * 1e6)
             )
+            exif = await run_in_threadpool(upload_exif, data)
         except UploadError as exc:
             return _error(exc.status, str(exc))
         except DataError as exc:
@@ -127,7 +129,7 @@ def create_app(predictor: Any, settings: AppSettings | None = None) -> Starlette
         root = state["root"]
         try:
             job = state["jobs"].submit(
-                lambda: predict_to_folder(predictor, rgb, filename, options, root)
+                lambda: predict_to_folder(predictor, rgb, filename, options, root, exif)
             )
         except QueueFull as exc:
             return _error(503, str(exc))

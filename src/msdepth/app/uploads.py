@@ -4,7 +4,8 @@ The pixels come out exactly as `msdepth.data.images.read_rgb` gives them for the
 (`rgb_from_pil`: any mode to RGB, EXIF rotation honoured), so the app's depth is the one
 `predict` writes. Unlike a file on the command line an upload is refused, with a message the page
 shows, when it is not an image or when it has more pixels than the app is set to take: the size is
-read from the header, before anything is decoded.
+read from the header, before anything is decoded. Its EXIF (`upload_exif`) gives the photo's
+focal length as a file's does to `predict`.
 """
 
 from __future__ import annotations
@@ -42,6 +43,19 @@ def output_name(filename: str | None, default: str = "image") -> str:
     stem = stem.rsplit(".", 1)[0] if "." in stem.lstrip(".") else stem
     stem = re.sub(r"[^\w .()+-]+", "_", stem).strip("._ ")
     return stem[:100] or default
+
+
+def upload_exif(data: bytes) -> Image.Exif | None:
+    """The EXIF of an uploaded image, read as `predict` reads a file's
+    (`msdepth.inference.camera.read_exif`: the header only, no pixels), None without one; it
+    may give the photo's focal length."""
+    from msdepth.inference.camera import read_exif
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return read_exif(image)
+    except (OSError, SyntaxError, ValueError):
+        return None  # decode_upload has already refused what cannot be read
 
 
 def decode_upload(

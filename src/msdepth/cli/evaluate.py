@@ -45,6 +45,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--kitti", action="store_true", help="KITTI defaults: --crop garg --max-depth 80"
     )
     p.add_argument("--median-scale", action="store_true", help="per-image median scaling")
+    p.add_argument(
+        "--focal",
+        default=None,
+        metavar="PX|exif",
+        help="horizontal focal length in pixels of the test images (or 'exif'); default: EXIF "
+        "when usable, else the training camera",
+    )
+    p.add_argument(
+        "--fov", type=float, default=None, help="horizontal field of view of the test images, deg"
+    )
     p.add_argument("--flip-tta", action="store_true", help="average with the mirrored image")
     p.add_argument(
         "--stabilize",
@@ -63,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
     from msdepth.errors import ConfigError
     from msdepth.evaluation import EvalSettings, evaluate, open_samples, results_table
     from msdepth.inference import load
+    from msdepth.inference.camera import CameraSpec
 
+    camera = CameraSpec(focal=args.focal, fov=args.fov)
     crop = args.crop or ("garg" if args.kitti else "eigen")
     default_max = 80.0 if args.kitti else 10.0
     max_depth = default_max if args.max_depth is None else args.max_depth
@@ -101,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
             "depth_format": args.depth_format,
             "depth_scale": args.depth_scale,
         },
+        camera=camera,
         sequence=source.sequence is not None,
         stabilize=args.stabilize,
     )
@@ -110,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
         "per-image mean"
         + (", median-scaled" if settings.median_scaling else "")
         + (", flip TTA" if settings.flip_tta else "")
+        + "; focal: "
+        + ", ".join(result.settings["focal_sources"])
     ]
     if source.kind == "prepared":
         lines.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 
 from msdepth.cli.common import add_common_flags, emit, json_target
@@ -15,6 +16,18 @@ def parse_size(text: str, flag: str = "--size") -> tuple[int, int]:
     if not m:
         raise ConfigError(f"{flag} {text!r} is not WIDTHxHEIGHT; write e.g. {flag} 320x240")
     return int(m.group(1)), int(m.group(2))
+
+
+def parse_fov(text: str) -> float | tuple[float, float]:
+    """'63' -> 63.0, '45:80' -> (45.0, 80.0); range checks in `synth.dataset.check_fov`."""
+    parts = text.split(":")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or not all(math.isfinite(v) for v in values):
+        raise ConfigError(f"--fov {text!r} is not DEGREES or MIN:MAX; write e.g. --fov 63 or 45:80")
+    return values[0] if len(values) == 1 else (values[0], values[1])
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,6 +62,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--contact-sheet", metavar="PNG", help="also save 16 test (or train) samples as a PNG"
     )
+    p.add_argument(
+        "--fov",
+        default=None,
+        metavar="DEG|MIN:MAX",
+        help="horizontal field of view in degrees, fixed or drawn per frame from MIN:MAX "
+        "(intrinsics stored per frame; --sequence: one angle for the clip); default NYU's "
+        "Kinect (63.3 degrees)",
+    )
     add_common_flags(p, device=False)
     p.set_defaults(func=run)
 
@@ -58,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
 
     size = parse_size(args.size)
     json_target(args)
+    fov = parse_fov(args.fov) if args.fov is not None else None
     if args.sequence is not None:
-        return _sequence(args, size)
+        return _sequence(args, size, fov)
     train = 1000 if args.train is None else args.train
     test = 100 if args.test is None else args.test
     val = 0 if args.val is None else args.val
@@ -74,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         sensor=not args.clean_depth,
         progress=not args.quiet and args.json != "-",
         val=val,
+        fov=fov,
     )
     vals = f" + {val} val" if val else ""
     lines = [f"wrote {out} ({train} train{vals} + {test} test, {size[0]}x{size[1]})"]
@@ -83,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         "val": val,
         "test": test,
         "size": list(size),
+        "fov_deg": list(fov) if isinstance(fov, tuple) else fov,
     }
     if args.contact_sheet:
         from msdepth.data.contact_sheet import save_contact_sheet
@@ -95,12 +119,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sequence(args: argparse.Namespace, size: tuple[int, int]) -> int:
+def _sequence(
+    args: argparse.Namespace, size: tuple[int, int], fov: float | tuple[float, float] | None
+) -> int:
     """``--sequence N``: one room, a hand-held walk through it (`msdepth.synth.sequence`)."""
     from msdepth.synth.sequence import synthesize_sequence
 
     if args.train is not None or args.test is not None or args.val is not None:
         raise ConfigError("--sequence renders one clip (split test); drop --train/--val/--test")
+    if isinstance(fov, tuple):
+        raise ConfigError(
+            f"--fov {args.fov}: a --sequence clip has one camera; give one angle, e.g. --fov 63"
+        )
     w, h = size
     if w < 32 or h < 24:
         raise ConfigError(f"image size {w}x{h} is too small; use at least 32x24 (default 320x240)")
@@ -113,6 +143,7 @@ def _sequence(args: argparse.Namespace, size: tuple[int, int]) -> int:
         sensor=not args.clean_depth,
         overwrite=args.overwrite,
         progress=not args.quiet and args.json != "-",
+        fov=fov,
     )
     lines = [
         f"wrote {out} ({args.sequence} frames of one room at {args.fps} fps, {w}x{h}; "
@@ -123,6 +154,7 @@ def _sequence(args: argparse.Namespace, size: tuple[int, int]) -> int:
         "sequence": args.sequence,
         "fps": args.fps,
         "size": list(size),
+        "fov_deg": fov,
         "video": str(out / "frames.mp4"),
     }
     if args.contact_sheet:

@@ -12,7 +12,9 @@ free memory, else in host memory), and each step
    matrices on the CPU (`augment.draw_params`, `augment.affine_theta`: ten numbers per sample,
    sent to the device in one pinned, non-blocking copy);
 3. gathers the batch's frames (on the device when the split lives there; otherwise in host
-   memory, into pinned buffers that a background thread fills ahead) and warps them with
+   memory, into pinned buffers that a background thread fills ahead), multiplies each sample's
+   depth by its ``depth_factors`` entry when given (the canonical camera,
+   `msdepth.train.targets.focal_factors`, as the worker loader does) and warps them with
    `augment.warp` on the training device.
 
 On the CPU a batch is exactly the worker loader's (the same inputs through the same operations;
@@ -237,8 +239,12 @@ class InMemoryLoader:
         world_size: int = 1,
         channels_last: bool = False,
         prefetch: bool | None = None,
+        depth_factors: np.ndarray | None = None,
     ):
         self.frames = frames
+        self.depth_factors = (
+            None if depth_factors is None else torch.as_tensor(depth_factors, dtype=torch.float32)
+        )
         self.sampler = StepBatchSampler(
             len(frames), batch_size, seed, start_step, num_steps, rank, world_size
         )
@@ -255,31 +261,45 @@ class InMemoryLoader:
     def __len__(self) -> int:
         return len(self.sampler)
 
-    def _gathered(self) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
-        """(batch key, rgb rows, depth rows) of each step, where the frames live (host rows
-        in pinned memory when bound for a GPU)."""
+    def _gathered(
+        self,
+    ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+        """(batch key, rgb rows, depth rows, the rows' depth factors or None) of each step,
+        where the frames live (host rows in pinned memory when bound for a GPU)."""
         frames = self.frames
         pinned = frames.device.type == "cpu" and self.device.type == "cuda"
         for chunk in self.sampler:
             key = chunk[0][0]
             index = torch.tensor([i for _, i in chunk], dtype=torch.long)
+            factors = None if self.depth_factors is None else self.depth_factors[index]
             if pinned:
                 rgb = _gather_into_pinned(frames.rgb, index)
-                yield key, rgb, _gather_into_pinned(frames.depth, index)
+                yield key, rgb, _gather_into_pinned(frames.depth, index), factors
                 continue
             index = to_device(index, frames.device)
-            yield key, frames.rgb.index_select(0, index), frames.depth.index_select(0, index)
+            rgb, depth = frames.rgb.index_select(0, index), frames.depth.index_select(0, index)
+            yield key, rgb, depth, factors
 
-    def augment_batch(self, key: int, rgb: torch.Tensor, depth: torch.Tensor) -> Batch:
-        """The paper's augmentation of one gathered batch, drawn from its key, on ``device``."""
+    def augment_batch(
+        self,
+        key: int,
+        rgb: torch.Tensor,
+        depth: torch.Tensor,
+        depth_factors: torch.Tensor | None = None,
+    ) -> Batch:
+        """The paper's augmentation of one gathered batch, drawn from its key, on ``device``;
+        each sample's depth times its ``depth_factors`` entry first, when given."""
         n, h, w, _ = rgb.shape
         params = draw_params(n, self.augment, batch_generator(key), train=True)
         theta = affine_theta(params, (w, h), (self.input_hw[1], self.input_hw[0]))
         packed = torch.cat([theta.reshape(n, 6), params.color, params.scale.unsqueeze(1)], dim=1)
         packed = to_device(packed, self.device)  # one small copy for all the parameters
+        depth = to_device(depth, self.device)
+        if depth_factors is not None:  # in float32, as the worker loader multiplies
+            depth = depth.float() * to_device(depth_factors, self.device)[:, None, None]
         batch = warp(
             to_device(rgb, self.device),
-            to_device(depth, self.device),
+            depth,
             packed[:, :6].reshape(n, 2, 3).contiguous(),
             packed[:, 6:9].contiguous(),
             packed[:, 9].contiguous(),
@@ -295,8 +315,8 @@ class InMemoryLoader:
         if self.prefetch:
             source = ahead(source)
         try:
-            for key, rgb, depth in source:
-                yield self.augment_batch(key, rgb, depth)
+            for key, rgb, depth, factors in source:
+                yield self.augment_batch(key, rgb, depth, factors)
         finally:
             source.close()  # stops the prefetch thread, also when the consumer stops early
 
@@ -315,11 +335,13 @@ def make_memory_loader(
     world_size: int = 1,
     channels_last: bool = False,
     store: Store | torch.device = "auto",
+    depth_factors: np.ndarray | None = None,
 ) -> InMemoryLoader:
     """`make_train_loader`'s stream from memory, augmented on ``device``.
 
     ``store`` says where the frames live: ``auto`` (the device when they fit, else the host),
     ``device``, ``host``, or a device; `InMemoryFrames` already loaded are used as they are.
+    ``depth_factors``: per-sample depth factors, as `make_train_loader`'s.
     """
     device = torch.device(device)
     if isinstance(dataset, InMemoryFrames):
@@ -346,6 +368,7 @@ def make_memory_loader(
         rank=rank,
         world_size=world_size,
         channels_last=channels_last,
+        depth_factors=depth_factors,
     )
 
 
@@ -364,9 +387,11 @@ def make_training_stream(
     rank: int = 0,
     world_size: int = 1,
     channels_last: bool = False,
+    depth_factors: np.ndarray | None = None,
 ) -> Iterable[Batch]:
     """The training stream from the loader ``train.loader`` names (`resolve_loader`): the same
-    batches either way (the in-memory one hands them over on ``device``)."""
+    batches either way (the in-memory one hands them over on ``device``), each sample's depth
+    times ``depth_factors`` when given (`msdepth.train.targets.focal_factors`)."""
     device = torch.device(device)
     kind, where = resolve_loader(loader, dataset, device)
     shape = (batch_size, augment, input_hw, output_hw)
@@ -377,6 +402,7 @@ def make_training_stream(
         rank=rank,
         world_size=world_size,
         channels_last=channels_last,
+        depth_factors=depth_factors,
     )
     if kind == "memory":
         assert where is not None

@@ -4,6 +4,8 @@ Training data is an endless stream indexed by step: step k reads batch k % B of 
 where each epoch is a `DistributedSampler` permutation (seeded by the run's seed and the epoch)
 of this rank's shard. The augmentation of each batch is seeded by (seed, step, rank), so the
 stream is the same whatever the number of workers, and resuming at step k continues it exactly.
+``depth_factors`` (one per sample, `msdepth.train.targets.focal_factors`) take each sample's depth
+to the canonical camera as it is read, so datasets of several cameras train together.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from msdepth.errors import DataError
 
 
 class _Keyed(Dataset):
-    """Wraps a dataset so each index carries the key of its batch: ``(key, i) -> (key, sample)``."""
+    """Wraps a dataset so each index carries the key of its batch: ``(key, i) -> (key, sample)``;
+    depth is multiplied by ``depth_factors[i]`` when given (the canonical camera)."""
 
-    def __init__(self, dataset: PreparedDataset):
+    def __init__(self, dataset: PreparedDataset, depth_factors: np.ndarray | None = None):
         self.dataset = dataset
+        self.depth_factors = depth_factors
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -32,8 +36,10 @@ class _Keyed(Dataset):
     def __getitem__(self, item: tuple[int, int]):
         key, index = item
         rgb = self.dataset.rgb[index]
-        depth = self.dataset.depth[index]
-        return key, np.asarray(rgb), np.asarray(depth, dtype=np.float32)
+        depth = np.asarray(self.dataset.depth[index], dtype=np.float32)
+        if self.depth_factors is not None:
+            depth = depth * self.depth_factors[index]
+        return key, np.asarray(rgb), depth
 
     def __getitems__(
         self, items: list[tuple[int, int]]
@@ -45,6 +51,8 @@ class _Keyed(Dataset):
         depth = np.empty((len(items), *self.dataset.depth.shape[1:]), np.float32)
         rgb[order] = self.dataset.rgb[indices[order]]
         depth[order] = self.dataset.depth[indices[order]]
+        if self.depth_factors is not None:
+            depth *= self.depth_factors[indices][:, None, None]
         return [(key, rgb[j], depth[j]) for j, (key, _) in enumerate(items)]
 
 
@@ -157,14 +165,15 @@ def make_train_loader(
     world_size: int = 1,
     pin_memory: bool = False,
     channels_last: bool = False,
+    depth_factors: np.ndarray | None = None,
 ) -> DataLoader:
     """Endless (or ``num_steps``-long) augmented batches starting at ``start_step``; images in
-    NHWC memory layout with ``channels_last``."""
+    NHWC memory layout with ``channels_last``; depth times ``depth_factors`` per sample."""
     sampler = StepBatchSampler(
         len(dataset), batch_size, seed, start_step, num_steps, rank, world_size
     )
     return DataLoader(
-        _Keyed(dataset),
+        _Keyed(dataset, depth_factors),
         batch_sampler=sampler,
         collate_fn=AugmentCollate(augment, input_hw, output_hw, True, channels_last),
         num_workers=workers,
@@ -195,6 +204,7 @@ def make_eval_loader(
     workers: int = 0,
     rank: int = 0,
     world_size: int = 1,
+    depth_factors: np.ndarray | None = None,
     count: int | None = None,
 ) -> DataLoader:
     """In-order centre-cropped batches (this rank's share of them, of the first ``count``
@@ -202,7 +212,7 @@ def make_eval_loader(
     end = len(dataset) if not count else min(count, len(dataset))
     indices = range(rank, end, world_size)
     return DataLoader(
-        _Keyed(dataset),
+        _Keyed(dataset, depth_factors),
         batch_sampler=_OrderedBatches(indices, batch_size),
         collate_fn=AugmentCollate(AugmentConfig(enabled=False), input_hw, output_hw, train=False),
         num_workers=workers,

@@ -7,6 +7,9 @@ Layout of a dataset folder::
     DIR/<split>/depth.npy    (N, H, W) float16 or float32 metres; 0 (or NaN) = invalid
     DIR/<split>/names.json   the source name of each sample (for error messages and outputs)
     DIR/<split>/raw_depth.npy  optional second depth (e.g. NYU rawDepths), same encoding
+    DIR/<split>/intrinsics.npy optional (N, 4) float64 fx, fy, cx, cy of each frame, in pixels
+                             of the stored images, when frames have their own cameras
+                             (``meta.json``: ``intrinsics_per_frame`` true, ``intrinsics`` null)
 
 Arrays are plain ``.npy`` files opened memory-mapped, so random access is cheap and worker
 processes share the page cache. A dataset is written under a temporary name and renamed into
@@ -37,6 +40,7 @@ from msdepth.errors import DataError
 
 FORMAT_NAME = "msdepth-prepared"
 FORMAT_VERSION = 1
+INTRINSICS_FILE = "intrinsics.npy"  # per-frame fx, fy, cx, cy (optional)
 DEPTH_DTYPES = {"float16": np.float16, "float32": np.float32}
 
 
@@ -85,7 +89,13 @@ class SplitWriter:
     """Appends samples of one split into preallocated memory-mapped arrays."""
 
     def __init__(
-        self, folder: Path, capacity: int, hw: tuple[int, int], depth_dtype: str, raw_depth: bool
+        self,
+        folder: Path,
+        capacity: int,
+        hw: tuple[int, int],
+        depth_dtype: str,
+        raw_depth: bool,
+        per_frame_intrinsics: bool = False,
     ):
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
@@ -104,13 +114,23 @@ class SplitWriter:
             else None
         )
         self.names: list[str] = []
+        # (fx, fy, cx, cy) of each frame, when frames have their own cameras
+        self.frame_intrinsics: list[tuple[float, float, float, float]] | None = (
+            [] if per_frame_intrinsics else None
+        )
         self.skipped: list[dict[str, str]] = []
         self.stats = SplitStats()
 
     def append(
-        self, rgb: np.ndarray, depth: np.ndarray, name: str, raw_depth: np.ndarray | None = None
+        self,
+        rgb: np.ndarray,
+        depth: np.ndarray,
+        name: str,
+        raw_depth: np.ndarray | None = None,
+        intrinsics: dict[str, float] | None = None,
     ) -> None:
-        """Add one sample; depth in metres, anything not finite or <= 0 is stored as 0."""
+        """Add one sample; depth in metres, anything not finite or <= 0 is stored as 0;
+        ``intrinsics`` (fx, fy, cx, cy) when the dataset stores them per frame."""
         i = self.stats.count
         if i >= self.capacity:
             raise DataError(
@@ -127,7 +147,7 @@ class SplitWriter:
             if raw_depth is None:
                 raise DataError(f"{name}: this split stores raw depth but none was given")
             self._raw[i] = np.where(valid_depth_mask(raw_depth), raw_depth, 0)
-        self.count_written(name, n_valid, lo, hi)
+        self.count_written(name, n_valid, lo, hi, intrinsics)
 
     @property
     def files(self) -> tuple[Path, Path]:
@@ -136,11 +156,27 @@ class SplitWriter:
         each one, in order, to `count_written` (no raw depth on that path)."""
         return self.folder / "rgb.npy", self.folder / "depth.npy"
 
-    def count_written(self, name: str, n_valid: int, depth_min: float, depth_max: float) -> None:
+    def count_written(
+        self,
+        name: str,
+        n_valid: int,
+        depth_min: float,
+        depth_max: float,
+        intrinsics: dict[str, float] | None = None,
+    ) -> None:
         """Account for sample number ``stats.count``, already stored by `store_sample`."""
         if self.stats.count >= self.capacity:
             raise DataError(
                 f"split {self.folder.name}: more samples than the {self.capacity} announced"
+            )
+        if (self.frame_intrinsics is None) != (intrinsics is None):
+            raise DataError(
+                f"{name}: this dataset stores intrinsics "
+                + ("per frame and none were given" if intrinsics is None else "once, not per frame")
+            )
+        if intrinsics is not None:
+            self.frame_intrinsics.append(  # type: ignore[union-attr]
+                tuple(float(intrinsics[k]) for k in ("fx", "fy", "cx", "cy"))  # type: ignore[arg-type]
             )
         s = self.stats
         s.count += 1
@@ -170,6 +206,11 @@ class SplitWriter:
                 truncate_npy(self.folder / fname, n)
         del arrays
         (self.folder / "names.json").write_text(json.dumps(self.names), encoding="utf-8")
+        if self.frame_intrinsics is not None:
+            np.save(
+                self.folder / INTRINSICS_FILE,
+                np.array(self.frame_intrinsics, dtype=np.float64).reshape(-1, 4),
+            )
         s = self.stats
         return {
             "count": n,
@@ -317,6 +358,7 @@ class DatasetWriter:
         intrinsics: dict[str, float] | None = None,
         depth_dtype: str = "float16",
         overwrite: bool = False,
+        per_frame_intrinsics: bool = False,
     ):
         self.out = Path(out)
         recover_interrupted(self.out)
@@ -336,7 +378,10 @@ class DatasetWriter:
             )
         self.image_size = image_size  # (W, H)
         self.source = source
+        if per_frame_intrinsics and intrinsics is not None:
+            raise DataError("intrinsics are either per frame or one camera for all, not both")
         self.intrinsics = intrinsics
+        self.per_frame_intrinsics = per_frame_intrinsics
         self.depth_dtype = depth_dtype
         self.tmp = self.out.with_name(f"{self.out.name}.tmp-{os.getpid()}")
         self.splits: dict[str, SplitWriter] = {}
@@ -359,7 +404,10 @@ class DatasetWriter:
         if name in self.splits:
             raise DataError(f"split {name!r} written twice")
         w, h = self.image_size
-        writer = SplitWriter(self.tmp / name, capacity, (h, w), self.depth_dtype, raw_depth)
+        writer = SplitWriter(
+            self.tmp / name, capacity, (h, w), self.depth_dtype, raw_depth,
+            self.per_frame_intrinsics,
+        )  # fmt: skip
         self.splits[name] = writer
         return writer
 
@@ -378,6 +426,7 @@ class DatasetWriter:
             "image_size": list(self.image_size),
             "depth_dtype": self.depth_dtype,
             "intrinsics": self.intrinsics,
+            "intrinsics_per_frame": self.per_frame_intrinsics,
             "splits": {name: sw.close() for name, sw in self.splits.items()},
             **self.extra_meta,
         }
@@ -509,7 +558,35 @@ class PreparedDataset:
 
     @property
     def intrinsics(self) -> dict[str, float] | None:
+        """The one camera of every frame (``meta.json``), or None (unknown, or per frame)."""
         return self.meta.get("intrinsics")
+
+    @property
+    def per_frame_intrinsics(self) -> bool:
+        return bool(self.meta.get("intrinsics_per_frame", False))
+
+    def frame_intrinsics(self) -> np.ndarray | None:
+        """(N, 4) float64 fx, fy, cx, cy of each frame in pixels of the stored images; the
+        dataset's one camera repeated when it has one; None when it has no intrinsics."""
+        if self.per_frame_intrinsics:
+            path = self.folder / INTRINSICS_FILE
+            try:
+                table = np.load(path)
+            except (OSError, ValueError) as exc:
+                raise DataError(
+                    f"{path}: cannot read per-frame intrinsics ({exc}); prepare the dataset again"
+                ) from None
+            if table.shape != (self._count, 4) or not np.all(np.isfinite(table)):
+                raise DataError(
+                    f"{path} holds {table.shape} intrinsics for {self._count} frames; prepare "
+                    "the dataset again"
+                )
+            return np.asarray(table, dtype=np.float64)
+        k = self.intrinsics
+        if not k:
+            return None
+        row = [float(k[name]) for name in ("fx", "fy", "cx", "cy")]
+        return np.tile(np.array(row, dtype=np.float64), (self._count, 1))
 
     def raw_depth(self) -> np.ndarray | None:
         """The optional second depth (e.g. NYU ``rawDepths``), memory-mapped, or None."""

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from msdepth.errors import DataError
+from msdepth.inference.camera import CameraSpec
 from msdepth.inference.predictor import DepthPredictor
 from msdepth.metrics import CROPS, FlickerAccumulator, MetricAccumulator, crop_mask
 
@@ -31,6 +33,7 @@ class EvalSample(NamedTuple):
     name: str
     rgb: np.ndarray
     depth: np.ndarray
+    path: Path | None = None  # the RGB file, when there is one (its EXIF may give the focal)
 
 
 @dataclass(frozen=True)
@@ -82,39 +85,49 @@ def evaluate(
     settings: EvalSettings | None = None,
     progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
     extra_settings: dict[str, Any] | None = None,
+    camera: CameraSpec | None = None,
     sequence: bool = False,
     stabilize: bool = False,
 ) -> EvaluationResult:
     """Score ``predictor`` on ``samples`` with the paper's protocol (see the module docstring).
 
-    ``progress`` wraps the sample iterable (e.g. ``tqdm``). ``sequence``: the samples are the
-    frames of one video in order; flicker is measured, and ``stabilize`` stabilises them first.
+    ``progress`` wraps the sample iterable (e.g. ``tqdm``). ``camera``: the test images'
+    focal or field of view (`msdepth.inference.camera`; default: EXIF of RGB files when
+    usable, else the training camera). ``sequence``: the samples are the frames of one video
+    in order; flicker is measured, and ``stabilize`` stabilises them first.
     """
     from msdepth.inference.stabilize import Stabilizer
 
+    spec = camera or CameraSpec()
     settings = settings or EvalSettings()
     acc = MetricAccumulator(settings.min_depth, settings.max_depth, settings.median_scaling)
     flicker = FlickerAccumulator(settings.min_depth, settings.max_depth) if sequence else None
     per_image: list[dict[str, Any]] = []
     skipped: list[str] = []
-    stream = predictor.predict_stream(
+    stream = predictor.infer_stream(
         progress(samples) if progress else samples,
         rgb_of=lambda s: s.rgb,
         size_of=lambda s: s.depth.shape,
+        camera_of=lambda s, w, h: predictor.camera(s.path, w, h, spec, name=str(s.path or s.name)),
         flip_tta=settings.flip_tta,
         batch_size=settings.batch_size,
         log_filter=Stabilizer() if sequence and stabilize else None,
     )
-    for sample, pred in stream:
+    focal_sources: set[str] = set()
+    for sample, prediction in stream:
         gt = np.asarray(sample.depth, dtype=np.float32)
         crop = crop_mask(settings.crop, gt.shape)
-        metrics = acc.update(pred, gt, crop)
+        metrics = acc.update(prediction.depth, gt, crop)
         if flicker is not None:
-            flicker.update(pred, gt, crop)
+            flicker.update(prediction.depth, gt, crop)
+        cam = prediction.camera
+        focal_sources.add(cam.focal_source)
         if metrics is None:
             skipped.append(sample.name)
         else:
-            per_image.append({"name": sample.name, **metrics})
+            per_image.append({"name": sample.name, **metrics, "focal_px": cam.intrinsics.fx,
+                              "focal_source": cam.focal_source,
+                              "depth_factor": cam.depth_factor})  # fmt: skip
     if not per_image:
         raise DataError(
             f"no image had a valid ground-truth pixel inside the {settings.crop!r} crop and "
@@ -125,8 +138,13 @@ def evaluate(
         **asdict(settings),
         "averaging": "per image, then mean over images",
         "method": "whole frame resized to the network input, log depth upsampled bilinearly "
-        "to the ground truth's resolution, times input_width/reference_width",
+        "to the ground truth's resolution, times f_input / f_train (the focal rule; "
+        "input_width/reference_width for the training camera's field of view)",
         "scale_correction": predictor.scale_correction,
+        "camera": {"focal": spec.focal, "fov": spec.fov},
+        "focal_sources": sorted(focal_sources),
+        "train_focal": predictor.config.model.train_focal,
+        "train_focal_source": predictor.config.model.train_focal_source,
         "backend": predictor.backend.name,
         "model": str(predictor.source) if predictor.source else None,
         **(extra_settings or {}),

@@ -114,7 +114,7 @@ def open_samples(
                 spec, depth_format=depth_format, depth_scale=depth_scale
             )
             depth = np.where(sample.mask, sample.depth, 0.0).astype(np.float32)
-            yield EvalSample(spec.rgb.stem, sample.rgb, depth)
+            yield EvalSample(spec.rgb.stem, sample.rgb, depth, spec.rgb)
 
     return SampleSource(kind, path, len(specs), "original", iterate)
 

@@ -3,68 +3,88 @@
 | ``--save`` | file | content |
 |---|---|---|
 | ``color`` | ``NAME.color.png`` | depth through the magma colormap, near = bright/warm (+ colour bar) |
-| ``png16`` | ``NAME.depth.png`` | uint16 millimetres; 0 = invalid or beyond 65.535 m |
+| ``png16`` | ``NAME.depth.png`` | uint16 millimetres; 0 = invalid or beyond 65.535 m; text chunk ``msdepth`` |
 | ``npy`` | ``NAME.npy`` | float32 metres, (H, W) |
+| ``json`` | ``NAME.json`` | what the depth is: unit, model, focal and its source, K, alignment, stats |
+| ``npz`` | ``NAME.npz`` | ``depth`` float32 metres, ``K`` 3x3, ``metadata`` (the JSON text) |
 | ``panel`` | ``NAME.panel.png`` | the input and the colour depth side by side |
-| ``ply`` | ``NAME.ply`` | point cloud coloured by the input (see `pointcloud`) |
+| ``ply`` | ``NAME.ply`` | point cloud coloured by the input, flying pixels left out (see `pointcloud`) |
+| ``mesh`` | ``NAME.mesh.ply`` | triangle mesh, cut at depth discontinuities |
+| ``glb`` | ``NAME.glb`` | the same mesh as binary glTF (needs trimesh: ``pip install 'msdepth[mesh]'``) |
 | ``video`` | ``NAME.depth.mp4`` | videos only: the clip's colour depth as a video (see `video`) |
+
+The PNG chunk, the JSON and the npz metadata are one dict (`Prediction.metadata`), so every
+file says what it holds. This is the one place per-image output files are made (``predict``,
+the app, and each frame of a video: `video` calls it per frame, ``NAME_f000123.<ext>``); only
+the clip's ``NAME.depth.mp4`` is written by `video` itself.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from msdepth.errors import DataError
 from msdepth.fileio import atomic_path, ensure_folder
-from msdepth.inference.pointcloud import Intrinsics, save_ply, to_point_cloud
+from msdepth.inference.camera import DepthCamera, Intrinsics
+from msdepth.inference.pointcloud import save_mesh_ply, save_ply, to_mesh, to_point_cloud
+from msdepth.inference.result import Prediction
 from msdepth.visualize import colorize_depth, make_panel, save_png
 
-OUTPUT_KINDS = ("color", "png16", "npy", "panel", "ply", "video")
+OUTPUT_KINDS = ("color", "png16", "npy", "json", "npz", "panel", "ply", "mesh", "glb", "video")
+DEFAULT_KINDS = ("color", "npy", "json")
+FRAME_KINDS = tuple(k for k in OUTPUT_KINDS if k != "video")  # what one image or frame gets
 SUFFIXES = {
     "color": ".color.png",
     "png16": ".depth.png",
     "npy": ".npy",
+    "json": ".json",
+    "npz": ".npz",
     "panel": ".panel.png",
     "ply": ".ply",
+    "mesh": ".mesh.ply",
+    "glb": ".glb",
     "video": ".depth.mp4",  # one per clip, written by `msdepth.inference.video`
 }
 PNG16_MAX_METRES = 65.535
+PNG_TEXT_KEY = "msdepth"  # tEXt/iTXt chunk holding `Prediction.metadata` as JSON
+MESH_EXTRA_HINT = "--save glb needs trimesh: pip install 'msdepth[mesh]' (or use --save mesh)"
 
 
 @dataclass
 class OutputOptions:
     """What to write and how (the ``predict`` flags)."""
 
-    kinds: tuple[str, ...] = ("color", "npy")
+    kinds: tuple[str, ...] = DEFAULT_KINDS
     colorbar: bool = False
     vmin: float | None = None
     vmax: float | None = None
     ply_ascii: bool = False
-    max_depth: float | None = None  # points farther than this are left out of the PLY
-    fx: float | None = None
-    fy: float | None = None
-    cx: float | None = None
-    cy: float | None = None
-    fov: float | None = None
+    max_depth: float | None = None  # points farther than this are left out of the PLY/mesh
+    keep_edges: bool = False  # keep flying pixels in PLY and faces across discontinuities
 
-    def intrinsics(self, width: int, height: int) -> Intrinsics:
-        """Explicit --fx/--fy/--cx/--cy, else --fov, else NYU's Kinect scaled to the image."""
-        if self.fov is not None:
-            base = Intrinsics.from_fov(self.fov, width, height)
-        else:
-            base = Intrinsics.nyu_kinect(width, height)
-        fx = self.fx if self.fx is not None else (self.fy if self.fy is not None else base.fx)
-        fy = self.fy if self.fy is not None else (self.fx if self.fx is not None else base.fy)
-        return Intrinsics(
-            fx,
-            fy,
-            self.cx if self.cx is not None else base.cx,
-            self.cy if self.cy is not None else base.cy,
-        )
+    def check(self) -> OutputOptions:
+        """Self, or a one-line `DataError` for an output this installation cannot write."""
+        if "glb" in self.kinds:
+            try:
+                import trimesh  # noqa: F401  (optional extra)
+            except ImportError:
+                raise DataError(MESH_EXTRA_HINT) from None
+        return self
+
+
+def as_prediction(depth: np.ndarray | Prediction) -> Prediction:
+    """A bare depth map as a `Prediction` of NYU's Kinect scaled to it (an unknown camera)."""
+    if isinstance(depth, Prediction):
+        return depth
+    depth = np.asarray(depth, dtype=np.float32)
+    h, w = depth.shape
+    camera = DepthCamera(Intrinsics.nyu_kinect(w, h), "assumed: NYU Kinect", 1.0, False)
+    return Prediction(depth, camera)
 
 
 def depth_to_png16(depth: np.ndarray) -> np.ndarray:
@@ -127,40 +147,79 @@ def write_outputs(
     out_dir: Path,
     name: str,
     rgb: np.ndarray,
-    depth: np.ndarray,
+    depth: np.ndarray | Prediction,
     options: OutputOptions,
     protect: set[Path] | None = None,
 ) -> list[Path]:
     """Write every requested output for one prediction; returns the files written.
 
+    ``depth``: a `Prediction` (its K shapes point clouds and meshes, its metadata goes into
+    the PNG chunk, JSON and npz), or a bare float32 map (then NYU's Kinect is assumed).
     ``protect``: resolved paths never to overwrite (the inputs), a `DataError` instead.
     Each file is written under a temporary name and renamed into place, so an existing file of
     the same name is never left half-written.
     """
     ensure_folder(out_dir)
+    prediction = as_prediction(depth)
+    depth = np.asarray(prediction.depth, dtype=np.float32)
+    k = prediction.intrinsics
+    # "video" is a clip's output, not a frame's (`msdepth.inference.video`)
+    paths = {
+        kind: out_dir / f"{name}{SUFFIXES[kind]}" for kind in options.kinds if kind in FRAME_KINDS
+    }
+    meta = {
+        **prediction.metadata(),
+        "name": name,
+        "files": {kind: path.name for kind, path in paths.items()},
+        **({"keep_edges": options.keep_edges} if {"ply", "mesh", "glb"} & set(paths) else {}),
+    }
+    text = json.dumps(meta, indent=2, default=float)
     written: list[Path] = []
     color = None
-    for kind in options.kinds:
-        if kind == "video":  # a clip's output, not a frame's (`msdepth.inference.video`)
-            continue
-        path = out_dir / f"{name}{SUFFIXES[kind]}"
+    mask = None if options.max_depth is None else depth <= options.max_depth
+    for kind, path in paths.items():
         if protect and path.resolve() in protect:
             raise DataError(f"output {path} would overwrite an input; choose another --out")
         with atomic_path(path) as tmp:
             if kind == "npy":
-                np.save(tmp, np.asarray(depth, dtype=np.float32))
+                np.save(tmp, depth)
             elif kind == "png16":
-                Image.fromarray(depth_to_png16(depth)).save(tmp, format="PNG")
+                info = PngImagePlugin.PngInfo()
+                info.add_itxt(PNG_TEXT_KEY, text)
+                Image.fromarray(depth_to_png16(depth)).save(tmp, format="PNG", pnginfo=info)
+            elif kind == "json":
+                Path(tmp).write_text(text + "\n", encoding="utf-8")
+            elif kind == "npz":
+                with open(tmp, "wb") as f:  # np.savez would add ".npz" to a temporary name
+                    np.savez_compressed(f, depth=depth, K=prediction.K, metadata=np.array(text))
             elif kind in ("color", "panel"):
                 if color is None:
                     color = color_depth_image(depth, options.colorbar, options.vmin, options.vmax)
                 save_png(tmp, color if kind == "color" else make_panel([rgb, color]))
             elif kind == "ply":
-                h, w = depth.shape
-                mask = None if options.max_depth is None else depth <= options.max_depth
-                points, colors = to_point_cloud(depth, rgb, options.intrinsics(w, h), mask)
+                points, colors = to_point_cloud(depth, rgb, k, mask, options.keep_edges)
                 save_ply(tmp, points, colors, binary=not options.ply_ascii)
+            elif kind in ("mesh", "glb"):
+                points, colors, faces = to_mesh(depth, rgb, k, mask, options.keep_edges)
+                if kind == "mesh":
+                    save_mesh_ply(tmp, points, colors, faces)
+                else:
+                    save_glb(tmp, points, colors, faces)
             else:  # pragma: no cover - the CLI validates kinds
                 raise ValueError(f"unknown output {kind!r}")
         written.append(path)
     return written
+
+
+def save_glb(path: str | Path, points: np.ndarray, colors: np.ndarray, faces: np.ndarray) -> None:
+    """The mesh as binary glTF through trimesh, in glTF's axes (x right, y up, z backward:
+    the camera frame with y and z negated), vertex colours from the image."""
+    try:
+        import trimesh
+    except ImportError:
+        raise DataError(MESH_EXTRA_HINT) from None
+    gltf = np.asarray(points, dtype=np.float64) * np.array([1.0, -1.0, -1.0])
+    rgba = np.concatenate([colors, np.full((len(colors), 1), 255, np.uint8)], axis=1)
+    mesh = trimesh.Trimesh(gltf, faces, vertex_colors=rgba, process=False)
+    with open(path, "wb") as f:
+        f.write(mesh.export(file_type="glb"))

@@ -11,6 +11,10 @@
    a colour bar in metres) and any per-frame files (``npy``, ``png16``, ``color``, ...; colour
    ones in the clip's range too).
 
+A clip has one camera: its focal (``camera_spec``: ``--focal``/``--fov``, else the training
+camera's field of view; videos carry no EXIF) gives every frame the same focal-rule factor and
+K (`msdepth.inference.camera`), and each frame's files describe themselves as an image's do.
+
 So a colour means the same metres in every frame. The range is stored in the mp4's metadata
 (``comment`` in words, ``description`` as JSON: ``{"msdepth": "depth-video", "vmin": ...,
 "vmax": ..., "colormap": "magma", "spacing": "inverse depth"}``) and `metres_from_colours`
@@ -34,8 +38,10 @@ import numpy as np
 
 from msdepth.data.video import VideoWriter, decode_frames, probe
 from msdepth.errors import DataError
+from msdepth.inference.camera import CameraSpec, DepthCamera
 from msdepth.inference.outputs import OutputOptions, _colorbar, write_outputs
 from msdepth.inference.predictor import DepthPredictor
+from msdepth.inference.result import Prediction
 from msdepth.inference.stabilize import Stabilizer, StabilizerStats
 from msdepth.visualize import DEFAULT_CMAP, colorize_depth, make_panel
 
@@ -98,19 +104,19 @@ def clip_range(
     size: tuple[int, int],
     vmin: float | None = None,
     vmax: float | None = None,
+    depth_factor: float | None = None,
 ) -> DepthRange:
     """The clip's colour range: given ends, else the percentiles of the depth of up to
     `RANGE_SAMPLE_FRAMES` evenly spaced frames (every frame of a shorter clip), upsampled to the
-    video's ``size`` = (W, H) as they are drawn."""
+    video's ``size`` = (W, H) as they are drawn, in metres by ``depth_factor`` (the clip
+    camera's; default the training camera's, ``predictor.scale_correction``)."""
     if vmin is not None and vmax is not None:
         return DepthRange(vmin, vmax)
     w, h = size
+    factor = predictor.scale_correction if depth_factor is None else depth_factor
     picks = np.unique(np.linspace(0, len(log_depths) - 1, RANGE_SAMPLE_FRAMES).round().astype(int))
     depth = np.concatenate(
-        [
-            predictor.backend.metric_depth(log_depths[i], h, w, predictor.scale_correction).ravel()
-            for i in picks
-        ]
+        [predictor.backend.metric_depth(log_depths[i], h, w, factor).ravel() for i in picks]
     )
     depth = depth[np.isfinite(depth) & (depth > 0)]
     if depth.size == 0:
@@ -198,6 +204,7 @@ class VideoResult:
     video: Path | None  # the depth video written, if asked for
     files: list[str]  # per-frame files written
     stabilizer: StabilizerStats | None
+    camera: DepthCamera  # the clip's camera: K, focal and its source, the focal rule's factor
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -210,6 +217,8 @@ class VideoResult:
             "video": str(self.video) if self.video else None,
             "files": len(self.files),
             "stabilized": self.stabilizer is not None,
+            **self.camera.describe(),
+            "intrinsics": self.camera.intrinsics.to_dict(),
         }
 
 
@@ -238,12 +247,15 @@ def predict_video(
     flip_tta: bool = False,
     protect: set[Path] | None = None,
     progress: Callable[[int], None] | None = None,
+    camera_spec: CameraSpec | None = None,
 ) -> VideoResult:
     """Depth for every ``every``-th frame of ``source`` (module docstring): ``NAME.depth.mp4``
     in ``out_dir`` when ``video``, and the per-frame kinds of ``options`` named
-    ``NAME_f000123.<ext>``. ``progress(n)`` is called as frames are predicted, then written."""
+    ``NAME_f000123.<ext>``. ``progress(n)`` is called as frames are predicted, then written.
+    ``camera_spec``: the clip's focal or field of view (default: the training camera's)."""
     source, out_dir = Path(source), Path(out_dir)
     info = probe(source)
+    clip_camera = predictor.camera(None, info.width, info.height, camera_spec, name=str(source))
     target = out_dir / f"{name}{VIDEO_SUFFIX}"
     if video:
         _check_target(target, protect)
@@ -258,12 +270,20 @@ def predict_video(
         indices.append(index)
         if progress:
             progress(1)
-    depth_range = clip_range(predictor, logs, (info.width, info.height), options.vmin, options.vmax)
+    depth_range = clip_range(
+        predictor,
+        logs,
+        (info.width, info.height),
+        options.vmin,
+        options.vmax,
+        clip_camera.depth_factor,
+    )
     frame_options = _frame_options(options, depth_range)
     rate = info.rate / every
     written = _write_clip(
         predictor,
         zip_checked(decode_frames(source, every), zip(indices, logs, strict=True), source),
+        clip_camera,
         out_dir,
         name,
         frame_options,
@@ -284,6 +304,7 @@ def predict_video(
         target if video else None,
         written,
         stabilizer.stats if stabilizer else None,
+        clip_camera,
     )
 
 
@@ -307,6 +328,7 @@ def zip_checked(
 def _write_clip(
     predictor: DepthPredictor,
     frames: Iterable[tuple[int, np.ndarray, np.ndarray]],
+    camera: DepthCamera,
     out_dir: Path,
     name: str,
     options: OutputOptions,
@@ -318,8 +340,11 @@ def _write_clip(
     protect: set[Path] | None,
     progress: Callable[[int], None] | None,
 ) -> list[str]:
-    """Pass 2 (or the only pass of live input): upsample, draw, encode, write per-frame files."""
+    """Pass 2 (or the only pass of live input): upsample (in metres for the clip's ``camera``),
+    draw, encode, write per-frame files (through `write_outputs`, as images are)."""
     from contextlib import nullcontext
+
+    model = str(predictor.source) if predictor.source is not None else None
 
     written: list[str] = []
     bar_cache: dict[DepthRange, np.ndarray] = {}
@@ -335,7 +360,7 @@ def _write_clip(
                 raise DataError(
                     f"{name}: frame {index} is {w}x{h}, the clip is {size[0]}x{size[1]}"
                 )
-            depth = predictor.backend.metric_depth(log, h, w, predictor.scale_correction)
+            depth = predictor.backend.metric_depth(log, h, w, camera.depth_factor)
             frame_range = (
                 depth_range.update(depth) if isinstance(depth_range, GrowingRange) else depth_range
             )
@@ -346,7 +371,12 @@ def _write_clip(
                 written += map(
                     str,
                     write_outputs(
-                        out_dir, f"{name}_f{index:06d}", rgb, depth, frame_options, protect
+                        out_dir,
+                        f"{name}_f{index:06d}",
+                        rgb,
+                        Prediction(depth, camera, model),
+                        frame_options,
+                        protect,
                     ),
                 )
             if target is not None:
@@ -381,9 +411,11 @@ def predict_camera(
     max_frames: int | None = None,
     flip_tta: bool = False,
     progress: Callable[[int], None] | None = None,
+    camera_spec: CameraSpec | None = None,
 ) -> VideoResult:
     """Live depth from camera number ``camera`` until ``max_frames`` or Ctrl-C, one frame at a
-    time (the range only widens: `GrowingRange`). Ctrl-C ends the clip and keeps the video."""
+    time (the range only widens: `GrowingRange`). Ctrl-C ends the clip and keeps the video.
+    ``camera_spec``: the camera's focal or field of view (default: the training camera's)."""
     import signal
     import threading
 
@@ -396,6 +428,7 @@ def predict_camera(
     if first is None:
         raise DataError(f"camera {camera} delivered no frame; is it in use by another program?")
     height, width = first[1].shape[:2]
+    clip_camera = predictor.camera(None, width, height, camera_spec, name=f"camera {camera}")
     stabilizer = Stabilizer() if stabilize else None
     depth_range = GrowingRange(options.vmin, options.vmax)
 
@@ -423,8 +456,9 @@ def predict_camera(
     previous = signal.signal(signal.SIGINT, lambda *_: stream.stop()) if main_thread else None
     try:
         written = _write_clip(
-            predictor, live(), out_dir, name, _frame_options(options, DepthRange(1.0, 2.0)),
-            depth_range, layout, target, stream.rate, (width, height), None, counted,
+            predictor, live(), clip_camera, out_dir, name,
+            _frame_options(options, DepthRange(1.0, 2.0)), depth_range, layout, target,
+            stream.rate, (width, height), None, counted,
         )  # fmt: skip
     finally:
         if main_thread:
@@ -432,5 +466,5 @@ def predict_camera(
     final = depth_range.range or DepthRange(1.0, 2.0)
     return VideoResult(
         f"camera {camera}", count, stream.rate, (width, height), final, target, written,
-        stabilizer.stats if stabilizer else None,
+        stabilizer.stats if stabilizer else None, clip_camera,
     )  # fmt: skip

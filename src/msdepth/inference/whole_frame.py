@@ -9,10 +9,12 @@ any size the method is, in this order:
 3. upsample the **log** depth bilinearly (``align_corners=False``, PyTorch's convention) to the
    image's full size (`upsample_log_depth`; the PyTorch backend does this step with
    ``interpolate``, `TorchBackend.metric_depth`, to stay on PyTorch's threads), exponentiate;
-4. multiply by the scale correction ``input_width / reference_width`` (`scale_correction`):
-   training crops 304 px out of 320-px-wide frames at augmentation scale 1, so a whole frame
-   squeezed into 304 px looks 304/320 times smaller, and the paper's augmentation ("image scaled
-   by s, depth divided by s") says the prediction must then be multiplied by 304/320.
+4. multiply by the focal rule's factor ``f_input / f_train`` (`msdepth.inference.camera`); for
+   an image of the training camera's field of view, or of unknown focal, that is the scale
+   correction ``input_width / reference_width`` (`scale_correction`): training crops 304 px out
+   of 320-px-wide frames at augmentation scale 1, so a whole frame squeezed into 304 px looks
+   304/320 times smaller, and the paper's augmentation ("image scaled by s, depth divided by
+   s") says the prediction must then be multiplied by 304/320.
 
 Everything here is numpy and Pillow (no torch), so the ONNX path needs no PyTorch.
 """

@@ -18,17 +18,23 @@ import numpy as np
 
 from msdepth.data.prepared import DatasetWriter, store_sample
 from msdepth.errors import ConfigError
-from msdepth.synth.render import render_sample
-from msdepth.synth.scene import nyu_intrinsics
+from msdepth.synth.render import FovSpec, frame_fov, render_sample
+from msdepth.synth.scene import fov_intrinsics, nyu_intrinsics
 
 CHUNK = 16  # frames per task: amortises inter-process transfer without hurting the progress bar
 MIN_SIZE = (32, 24)
 
 
 def _render_chunk(
-    seed: int, split: str, start: int, stop: int, size: tuple[int, int], sensor: bool
+    seed: int,
+    split: str,
+    start: int,
+    stop: int,
+    size: tuple[int, int],
+    sensor: bool,
+    fov: FovSpec = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [render_sample(seed, split, i, size, sensor) for i in range(start, stop)]
+    return [render_sample(seed, split, i, size, sensor, fov) for i in range(start, stop)]
 
 
 def _render_chunk_into(
@@ -38,6 +44,7 @@ def _render_chunk_into(
     stop: int,
     size: tuple[int, int],
     sensor: bool,
+    fov: FovSpec,
     files: tuple[Path, Path],
 ) -> list[tuple[int, float, float]]:
     """Render frames start..stop-1 straight into the split's memory-mapped arrays (rows =
@@ -47,7 +54,7 @@ def _render_chunk_into(
     them (no flush here: a synchronous write-back per chunk)."""
     rgb_rows, depth_rows = (np.load(f, mmap_mode="r+") for f in files)
     return [
-        store_sample(rgb_rows, depth_rows, i, *render_sample(seed, split, i, size, sensor))
+        store_sample(rgb_rows, depth_rows, i, *render_sample(seed, split, i, size, sensor, fov))
         for i in range(start, stop)
     ]
 
@@ -76,9 +83,12 @@ def render_frames(
     *,
     workers: int = 1,
     sensor: bool = True,
+    fov: FovSpec = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Frames 0..count-1 of ``split`` as (rgb, depth), in order, rendered by ``workers``."""
-    chunks = [(seed, split, s, min(s + CHUNK, count), size, sensor) for s in range(0, count, CHUNK)]
+    chunks = [
+        (seed, split, s, min(s + CHUNK, count), size, sensor, fov) for s in range(0, count, CHUNK)
+    ]
     if workers <= 1 or len(chunks) <= 1:
         for args in chunks:
             yield from _render_chunk(*args)
@@ -96,6 +106,27 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context()
+
+
+def check_fov(fov: FovSpec) -> FovSpec:
+    """``fov`` if it is a field of view (or range of them) strictly between 0 and 180 degrees
+    with lo <= hi, else a one-line `ConfigError`."""
+    if fov is None:
+        return None
+    values = list(fov) if isinstance(fov, (tuple, list)) else [fov]
+    if len(values) not in (1, 2) or not all(
+        isinstance(v, (int, float)) and 0 < v < 180 for v in values
+    ):
+        raise ConfigError(
+            f"--fov {fov!r}: a horizontal field of view is degrees strictly between 0 and 180, "
+            "e.g. --fov 63 or --fov 45:80"
+        )
+    if len(values) == 2:
+        lo, hi = float(values[0]), float(values[1])
+        if lo > hi:
+            raise ConfigError(f"--fov {lo:g}:{hi:g}: write the smaller angle first ({hi:g}:{lo:g})")
+        return (lo, hi)
+    return float(values[0])
 
 
 def default_workers() -> int:
@@ -118,10 +149,13 @@ def synthesize_dataset(
     sensor: bool = True,
     progress: bool = True,
     val: int = 0,
+    fov: FovSpec = None,
 ) -> Path:
     """Write ``train`` + ``val`` + ``test`` synthetic rooms to a prepared dataset at ``out``.
 
-    ``size`` is (W, H); intrinsics in ``meta.json`` are the NYU Kinect's scaled to it.
+    ``size`` is (W, H); intrinsics in ``meta.json`` are the NYU Kinect's scaled to it, or with
+    ``fov`` (horizontal degrees) those of that field of view; ``fov=(lo, hi)`` draws one per
+    frame (uniform) and stores each frame's intrinsics (``<split>/intrinsics.npy``).
     ``sensor=False`` stores exact depth (range limits only) instead of Kinect-like depth.
     """
     if min(train, test, val) < 0:
@@ -131,6 +165,7 @@ def synthesize_dataset(
     w, h = size
     if w < MIN_SIZE[0] or h < MIN_SIZE[1]:
         raise ConfigError(f"image size {w}x{h} is too small; use at least 32x24 (default 320x240)")
+    fov = check_fov(fov)
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
@@ -141,35 +176,51 @@ def synthesize_dataset(
         "generator": "msdepth.synth",
         "seed": int(seed),
         "depth": "kinect-like (noise, missing)" if sensor else "exact",
+        "fov_deg": list(fov) if isinstance(fov, tuple) else fov,  # None: NYU's Kinect
     }
+    per_frame = isinstance(fov, tuple)
+    camera = (
+        None if per_frame else nyu_intrinsics(size) if fov is None else fov_intrinsics(size, fov)
+    )
+
+    def intrinsics_of(split: str, i: int) -> dict[str, float] | None:
+        return fov_intrinsics(size, frame_fov(seed, split, i, fov)) if per_frame else None  # type: ignore[arg-type]
+
     bar = tqdm(total=train + val + test, unit="img", desc="synth", disable=not progress)
     with DatasetWriter(
-        out, image_size=(w, h), source=source, intrinsics=nyu_intrinsics(size), overwrite=overwrite
+        out,
+        image_size=(w, h),
+        source=source,
+        intrinsics=camera,
+        overwrite=overwrite,
+        per_frame_intrinsics=per_frame,
     ) as writer:
         for split, count in (("train", train), ("val", val), ("test", test)):
             if count == 0:
                 continue
             sw = writer.split(split, count)
             chunks = [
-                (seed, split, s, min(s + CHUNK, count), size, sensor)
+                (seed, split, s, min(s + CHUNK, count), size, sensor, fov)
                 for s in range(0, count, CHUNK)
             ]
             n = min(workers, len(chunks))
             if n <= 1:
-                frames = render_frames(seed, split, count, size, workers=1, sensor=sensor)
+                frames = render_frames(seed, split, count, size, workers=1, sensor=sensor, fov=fov)
                 for i, (rgb, depth) in enumerate(frames):
-                    sw.append(rgb, depth, f"synth-s{seed}-{split}-{i:06d}")
+                    name = f"synth-s{seed}-{split}-{i:06d}"
+                    sw.append(rgb, depth, name, intrinsics=intrinsics_of(split, i))
                     bar.update(1)
                 continue
             # Workers write their frames into the split's files themselves; the parent only
             # counts them, in order (see `_render_chunk_into`).
             tasks = [(*c, sw.files) for c in chunks]
             with ProcessPoolExecutor(max_workers=n, mp_context=_pool_context()) as pool:
-                for (_, _, start, _, _, _), stats in zip(
+                for chunk, stats in zip(
                     chunks, _in_order(pool, _render_chunk_into, tasks, n), strict=True
                 ):
-                    for i, st in enumerate(stats, start):
-                        sw.count_written(f"synth-s{seed}-{split}-{i:06d}", *st)
+                    for i, st in enumerate(stats, chunk[2]):
+                        name = f"synth-s{seed}-{split}-{i:06d}"
+                        sw.count_written(name, *st, intrinsics=intrinsics_of(split, i))
                         bar.update(1)
     bar.close()
     return Path(out)

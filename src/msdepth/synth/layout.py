@@ -399,8 +399,11 @@ def hand_held_camera(b: SceneBuilder, rng, size: tuple[int, int]) -> Camera:
     return nyu_camera(size, np.array([x, height, z]), yaw, pitch, roll)
 
 
-def random_scene(rng: np.random.Generator, size: tuple[int, int] = (320, 240)) -> Scene:
-    """A random furnished room and camera, entirely determined by ``rng``."""
+def random_scene(
+    rng: np.random.Generator, size: tuple[int, int] = (320, 240), fov: float | None = None
+) -> Scene:
+    """A random furnished room and camera, entirely determined by ``rng``; ``fov`` (horizontal,
+    degrees) replaces the Kinect's intrinsics and draws nothing from ``rng``."""
     room = np.array(
         [rng.uniform(2.5, 8.0), rng.uniform(2.4, 3.2), rng.uniform(2.5, 8.0)], np.float32
     )
@@ -411,6 +414,8 @@ def random_scene(rng: np.random.Generator, size: tuple[int, int] = (320, 240)) -
     clutter(b, rng, pal)
     lamps = lights(b, rng, pal)
     camera = hand_held_camera(b, rng, size)
+    if fov is not None:
+        camera = camera.with_fov(fov)
     walls = pal.wall()
     room_mats = [pal.floor(), pal.ceiling(), walls, walls, walls, walls]
     if rng.uniform() < 0.3:  # an accent wall

@@ -2,7 +2,9 @@
 
 Every frame is a pure function of (seed, split, index): its generator is
 ``np.random.default_rng([seed, split code, index])``, so a dataset is identical bit for bit
-whatever the batch size, the worker count or the number of frames in the other split.
+whatever the batch size, the worker count or the number of frames in the other split. A field
+of view drawn from a range (``fov=(lo, hi)``) comes from a generator of its own
+(`frame_fov`), so frames at the Kinect's default camera are the same as without it.
 """
 
 from __future__ import annotations
@@ -19,15 +21,30 @@ from msdepth.synth.surface import Surface, surface_at
 from msdepth.synth.textures import MaterialTable, albedo
 
 SPLIT_CODES = {"train": 0, "test": 1}
+FovSpec = float | tuple[float, float] | None  # degrees: fixed, uniform in [lo, hi], or Kinect
 EMISSION = 3.0  # lamps and windows: brighter than any lit wall, so they saturate like in NYU
+
+
+def frame_key(seed: int, split: str, index: int) -> list[int]:
+    """The seed of one frame's generator: (seed, split code, index)."""
+    code = SPLIT_CODES.get(split)
+    if code is None:
+        code = 2 + sum(split.encode()) * 1009 + len(split)  # any other split name, stable
+    return [int(seed), code, int(index)]
 
 
 def frame_rng(seed: int, split: str, index: int) -> np.random.Generator:
     """The generator of one frame; the split keeps test frames independent of the train count."""
-    code = SPLIT_CODES.get(split)
-    if code is None:
-        code = 2 + sum(split.encode()) * 1009 + len(split)  # any other split name, stable
-    return np.random.default_rng([int(seed), code, int(index)])
+    return np.random.default_rng(frame_key(seed, split, index))
+
+
+def frame_fov(seed: int, split: str, index: int, fov: FovSpec) -> float | None:
+    """The horizontal field of view (degrees) of one frame: ``fov`` itself when fixed, a
+    uniform draw in ``fov = (lo, hi)`` by the frame's own generator, None for the Kinect."""
+    if fov is None or isinstance(fov, (int, float)):
+        return None if fov is None else float(fov)
+    lo, hi = fov
+    return float(np.random.default_rng([*frame_key(seed, split, index), 1]).uniform(lo, hi))
 
 
 def render_scene(
@@ -80,10 +97,16 @@ def depth_sensor_inputs(
 
 
 def render_sample(
-    seed: int, split: str, index: int, size: tuple[int, int] = (320, 240), sensor: bool = True
+    seed: int,
+    split: str,
+    index: int,
+    size: tuple[int, int] = (320, 240),
+    sensor: bool = True,
+    fov: FovSpec = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Frame ``index`` of ``split`` for ``seed``: a random room rendered at ``size`` = (W, H)."""
+    """Frame ``index`` of ``split`` for ``seed``: a random room rendered at ``size`` = (W, H),
+    with the Kinect's intrinsics or the horizontal field of view of `frame_fov`."""
     keep_freed_memory()
     rng = frame_rng(seed, split, index)
-    scene = random_scene(rng, size)
+    scene = random_scene(rng, size, fov=frame_fov(seed, split, index, fov))
     return render_scene(scene, rng, sensor)

@@ -8,6 +8,8 @@ faces first) selects its material.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,11 +42,29 @@ class Camera:
         """(..., 3) world points -> (..., 3) camera coordinates (z = depth along the axis)."""
         return (np.asarray(points, dtype=np.float32) - self.position) @ self.rotation
 
+    @property
+    def intrinsics(self) -> dict[str, float]:
+        return {"fx": self.fx, "fy": self.fy, "cx": self.cx, "cy": self.cy}
+
+    def with_fov(self, fov_deg: float) -> Camera:
+        """The same pose and image size with a horizontal field of view of ``fov_deg``."""
+        k = fov_intrinsics((self.width, self.height), fov_deg)
+        return dataclasses.replace(self, fx=k["fx"], fy=k["fy"], cx=k["cx"], cy=k["cy"])
+
 
 def nyu_intrinsics(size: tuple[int, int]) -> dict[str, float]:
     """The NYU Kinect intrinsics scaled from 640x480 to ``size`` = (W, H)."""
     sx, sy = size[0] / NYU_SIZE[0], size[1] / NYU_SIZE[1]
     return {"fx": NYU_FX * sx, "fy": NYU_FY * sy, "cx": NYU_CX * sx, "cy": NYU_CY * sy}
+
+
+def fov_intrinsics(size: tuple[int, int], fov_deg: float) -> dict[str, float]:
+    """Square pixels, principal point at the image centre, horizontal field of view
+    ``fov_deg`` (0-180 degrees exclusive), at ``size`` = (W, H)."""
+    if not 0 < fov_deg < 180:
+        raise ValueError(f"field of view must be between 0 and 180 degrees, got {fov_deg}")
+    f = (size[0] / 2) / math.tan(math.radians(fov_deg) / 2)
+    return {"fx": f, "fy": f, "cx": (size[0] - 1) / 2, "cy": (size[1] - 1) / 2}
 
 
 def look_rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:

@@ -15,7 +15,7 @@ image noise and Kinect depth noise are drawn per frame.
 - ``frames.mp4``: the frames as H.264 at ``fps`` (needs PyAV);
 - ``meta.json`` ``"sequence"``: frame count, rate, the file names above, path length and pan.
 
-Frame ``i`` is a pure function of (seed, i, N, size): the same call gives the same clip, bit for
+Frame ``i`` is a pure function of (seed, i, N, size, fov): the same call gives the same clip, bit for
 bit.
 """
 
@@ -169,11 +169,16 @@ def hand_held_path(scene: Scene, frames: int, rng: np.random.Generator, fps: flo
 
 
 def sequence_scene(
-    seed: int, frames: int, size: tuple[int, int] = (320, 240), fps: float = DEFAULT_FPS
+    seed: int,
+    frames: int,
+    size: tuple[int, int] = (320, 240),
+    fps: float = DEFAULT_FPS,
+    fov: float | None = None,
 ) -> tuple[Scene, CameraPath, CameraSettings]:
-    """The room (with its first camera), the camera's path and the camera's settings."""
+    """The room (with its first camera), the camera's path and the camera's settings;
+    ``fov`` (horizontal degrees) replaces the Kinect's intrinsics for the whole clip."""
     rng = frame_rng(seed, _ROOM_SPLIT, 0)
-    scene = random_scene(rng, size)
+    scene = random_scene(rng, size, fov=fov)
     path = hand_held_path(scene, frames, rng, fps)
     return scene, path, CameraSettings.draw(rng)
 
@@ -184,9 +189,10 @@ def render_sequence(
     size: tuple[int, int] = (320, 240),
     sensor: bool = True,
     fps: float = DEFAULT_FPS,
+    fov: float | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(rgb, depth, camera-to-world pose) of each frame of the clip, in order."""
-    scene, path, settings = sequence_scene(seed, frames, size, fps)
+    scene, path, settings = sequence_scene(seed, frames, size, fps, fov)
     poses = path.poses(scene.camera)
     for i in range(frames):
         frame = dataclasses.replace(scene, camera=path.camera(scene.camera, i))
@@ -204,25 +210,32 @@ def synthesize_sequence(
     sensor: bool = True,
     overwrite: bool = False,
     progress: bool = True,
+    fov: float | None = None,
 ) -> Path:
-    """Write a ``frames``-long fly-through as a prepared dataset at ``out`` (module docstring)."""
+    """Write a ``frames``-long fly-through as a prepared dataset at ``out`` (module docstring);
+    ``fov``: the clip's horizontal field of view in degrees (default: NYU's Kinect)."""
     from tqdm import tqdm
 
     from msdepth.data.prepared import DatasetWriter
     from msdepth.data.video import VideoWriter, require_av
+    from msdepth.synth.dataset import check_fov
 
     if frames < 2:
         raise ConfigError(f"--sequence needs at least 2 frames, got {frames}")
     if fps < 1:
         raise ConfigError(f"--fps must be at least 1, got {fps}")
+    fov = check_fov(fov)
+    if isinstance(fov, tuple):
+        raise ConfigError(f"--fov {fov}: a sequence has one camera; give one angle, e.g. --fov 63")
     require_av("msdepth synth --sequence writes frames.mp4")
-    scene, path, _ = sequence_scene(seed, frames, size, fps)
+    scene, path, _ = sequence_scene(seed, frames, size, fps, fov)
     cam = scene.camera
     source = {
         "kind": "synthetic-sequence",
         "generator": "msdepth.synth.sequence",
         "seed": int(seed),
         "depth": "kinect-like (noise, missing)" if sensor else "exact",
+        "fov_deg": fov,  # None: NYU's Kinect
     }
     intrinsics = {
         "fx": float(cam.fx),
@@ -238,7 +251,7 @@ def synthesize_sequence(
         poses = np.empty((frames, 4, 4))
         with VideoWriter(writer.tmp / "frames.mp4", Fraction(fps), size) as video:
             for i, (rgb, depth, pose) in enumerate(
-                render_sequence(seed, frames, size, sensor, fps)
+                render_sequence(seed, frames, size, sensor, fps, fov)
             ):
                 split.append(rgb, depth, f"synth-s{seed}-seq-{i:06d}")
                 video.write(rgb)

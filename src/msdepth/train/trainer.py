@@ -50,7 +50,7 @@ from msdepth.train.state import (
     save_train_state,
     state_path,
 )
-from msdepth.train.targets import log_depth_targets
+from msdepth.train.targets import canonical_focal, focal_factors, log_depth_targets
 from msdepth.train.time_budget import TimeBudget
 from msdepth.train.validate import clearly_better, eval_split, validate
 
@@ -192,8 +192,16 @@ class Trainer:
         self.train_set = open_dataset(data, "train")
         val_split = eval_split(self.train_set.meta["splits"])
         self.val_set = open_dataset(data, val_split) if val_split else None
-        # Inference corrects whole-frame predictions by input_width / reference_width.
-        self.config = config.replace("model", reference_width=self.train_set.image_size[0])
+        # Inference corrects whole-frame predictions by input_width / reference_width, and by
+        # the image's focal over the training camera's (msdepth.inference.camera).
+        focal, focal_source = canonical_focal(self.train_set, config.model)
+        self.config = config.replace(
+            "model",
+            reference_width=self.train_set.image_size[0],
+            train_focal=focal,
+            train_focal_source=focal_source,
+        )
+        self.depth_factors = focal_factors(self.train_set, focal)
         self.run_dir = run
         self.data = data
         self.dist = dist
@@ -494,6 +502,7 @@ class Trainer:
             rank=dist.rank,
             world_size=dist.world_size,
             channels_last=cfg.train.channels_last,
+            depth_factors=self.depth_factors,
         )
         batches = iter(loader)  # draws from the global RNG: before restoring it below
         if state is not None:

@@ -23,7 +23,7 @@ from msdepth.data.prepared import PreparedDataset
 from msdepth.losses import scale_invariant_loss
 from msdepth.metrics import MetricAccumulator
 from msdepth.models import MultiScaleDepth
-from msdepth.train.targets import log_depth_targets
+from msdepth.train.targets import focal_factors, log_depth_targets
 
 
 class Validation(NamedTuple):
@@ -86,6 +86,7 @@ def validate(
         config.train.batch_size,
         model.geometry.input_hw,
         model.output_hw,
+        depth_factors=focal_factors(dataset, config.model.train_focal),  # the canonical camera
         count=config.train.val_images or None,
     )
     accumulator = MetricAccumulator(config.eval.min_depth, config.eval.max_depth)

@@ -134,7 +134,8 @@
       `${result.name}.color.png`, "colour depth with bar (PNG)"));
     $("command").textContent = result.command;
     $("viewer-info").textContent = `${result.view_points.toLocaleString()} points shown (every k-th pixel); the PLY has all.`;
-    say(`${result.name}: ${result.width}x${result.height}, depth ${result.depth.min.toFixed(2)}-${result.depth.max.toFixed(2)} m.`);
+    say(`${result.name}: ${result.width}x${result.height}, depth ${result.depth.min.toFixed(2)}-${result.depth.max.toFixed(2)} m; ` +
+        `focal ${Math.round(result.fx)} px (${result.focal_source})${result.focal_note ? "; " + result.focal_note : ""}.`);
     loadDepthValues(result);
     if (!$("panel-3d").hidden) openViewer();
   }
