@@ -12,3 +12,24 @@ def test_first_step_is_left_out_of_the_rate(monkeypatch):
         now[0] += seconds
         meter.add_step()
     assert meter.overall() == 8.0  # steps 2 and 3: 16 images in 2 s
+
+
+def test_a_stage_rate_leaves_out_its_final_validation_and_checkpoint(tmp_path, monkeypatch):
+    from msdepth.train import train, trainer
+    from train_fixtures import tiny_config, tiny_data
+
+    data = tiny_data(tmp_path / "data")
+    real_checkpoint = trainer.Trainer._checkpoint
+
+    def slow_checkpoint(self, *args, **kwargs):
+        import time
+
+        time.sleep(4.0)  # a large checkpoint on a slow disk
+        return real_checkpoint(self, *args, **kwargs)
+
+    cfg = tiny_config(train__coarse_steps=3, train__fine_steps=1)
+    fast = train(cfg, data, tmp_path / "fast", stages=("coarse",), progress=False)
+    monkeypatch.setattr(trainer.Trainer, "_checkpoint", slow_checkpoint)
+    slow = train(cfg, data, tmp_path / "slow", stages=("coarse",), progress=False)
+    rates = [r.stages["coarse"].images_per_second for r in (fast, slow)]
+    assert rates[1] > 0.75 * rates[0]  # 4 s of checkpoint would have halved it at least

@@ -344,6 +344,7 @@ class Trainer:
                 if budget.limited and self._budget_spent(budget, s.step):
                     stopped_by_budget = before_end
                     break
+            images_per_second = s.meter.overall()  # before the final validation and checkpoint
             self._log(s)
             final_metrics = self._validate(s)
             checkpoint = self._checkpoint(s, final_metrics, finished=True)
@@ -367,7 +368,7 @@ class Trainer:
             final_metrics,
             s.best_metrics,
             s.history,
-            s.meter.overall(),
+            images_per_second,
             stopped_by_budget,
             kept_step=s.best_step if stage == "fine" and best.is_file() else s.step,
             validations=s.validations,
