@@ -123,7 +123,7 @@ def main() -> int:
             file=sys.stderr,
             flush=True,
         )
-        if not args.keep_runs:
+        if not (args.keep_runs or args.rescore):  # --rescore never deletes what it scored
             shutil.rmtree(out, ignore_errors=True)
     emit(
         "learning",
