@@ -23,6 +23,9 @@ from msdepth.app.uploads import UploadError, UploadTooLarge
 from msdepth.errors import MsdepthError
 from msdepth.inference.camera import DepthCamera
 
+# Frames per network call: predict's --batch-size default, so a clip's frames go through the
+# network in the groups `predict` sends them in (the app's photos go one at a time).
+CLIP_BATCH_SIZE = 8
 VIDEO_EXTRA_MESSAGE = (
     "the video tab needs PyAV, the video extra: pip install 'msdepth[video]' "
     "(then start the app again)"
@@ -176,11 +179,13 @@ def predict_clip_to_folder(
     """Write ``NAME.depth.mp4`` of the uploaded ``clip`` into ``folder`` as `predict` does
     (`predict_video`); the folder is deleted when this fails."""
     from msdepth.inference.outputs import OutputOptions
+    from msdepth.inference.predictor import DepthPredictor
     from msdepth.inference.video import FrameLayout, predict_video
 
+    batched = DepthPredictor(predictor.backend, predictor.source, CLIP_BATCH_SIZE)
     try:
         clip_result = predict_video(
-            predictor,
+            batched,
             clip,
             folder,
             name,
