@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from clips import panning_clip
 from fake_models import random_checkpoint
 from msdepth.app.jobs import JobQueue, QueueFull
 from msdepth.app.uploads import UploadError, UploadTooLarge, decode_upload, output_name
@@ -451,22 +452,9 @@ def test_a_bad_points_file_gets_predicts_message_and_the_next_upload_works(
 
 
 # ---- the video tab ---------------------------------------------------------------------------
-def _clip(path: Path, frames: int = 10, size: tuple[int, int] = (64, 48), rate: int = 10) -> Path:
-    """A textured picture panning right by 2 pixels a frame."""
-    from msdepth.data.video import VideoWriter
-
-    w, h = size
-    rng = np.random.default_rng(1)
-    wide = np.kron(rng.integers(0, 256, (h // 8, (w + 2 * frames) // 8 + 1, 3)), np.ones((8, 8, 1)))
-    with VideoWriter(path, rate, size) as video:
-        for i in range(frames):
-            video.write(np.ascontiguousarray(wide[:h, 2 * i : 2 * i + w].astype(np.uint8)))
-    return path
-
-
 def test_a_clip_gives_the_depth_video_predict_writes(app_url, checkpoint, tmp_path):
     av = pytest.importorskip("av", reason="PyAV (the video extra) is not installed")
-    clip = _clip(tmp_path / "walk.mp4", frames=10, size=(64, 48))
+    clip = panning_clip(tmp_path / "walk.mp4", frames=10, size=(64, 48))
     status, job = _submit(app_url, clip.read_bytes(), "filename=walk.mp4&fov=60", "videos")
     assert status == 202, job
     result = _wait(app_url, job["id"])["result"]
@@ -494,12 +482,12 @@ def test_an_undecodable_or_too_long_clip_gets_a_message_and_the_next_works(app_u
     assert status == 400, body
     assert body["error"].startswith("video trip.mp4 cannot be opened")
     assert "choose an mp4" in body["error"] and "/" not in body["error"].split("(")[0]
-    long = _clip(tmp_path / "long.mp4", frames=30, rate=10)  # 3 s; this app takes 2
+    long = panning_clip(tmp_path / "long.mp4", frames=30, rate=10)  # 3 s; this app takes 2
     status, body = _submit(app_url, long.read_bytes(), "filename=long.mp4", "videos")
     assert (
         status == 413 and "long.mp4 is 3.0 s long; this app takes clips up to 2 s" in body["error"]
     )
-    short = _clip(tmp_path / "short.mp4", frames=4)
+    short = panning_clip(tmp_path / "short.mp4", frames=4)
     status, job = _submit(app_url, short.read_bytes(), "filename=short.mp4", "videos")
     assert status == 202
     assert _wait(app_url, job["id"])["state"] == "done"
