@@ -55,7 +55,8 @@
     for (const [name, description] of Object.entries(body.depth_formats)) {
       const option = document.createElement("option");
       option.value = name;
-      option.textContent = `${name}: ${description}`;
+      option.textContent = name;
+      option.title = description;
       formats.appendChild(option);
     }
     if (!body.video.available) {
@@ -114,6 +115,7 @@
     $("rerun").disabled = false;
     const query = options();
     query.set("filename", filename);
+    let sayFn = say;
     if (state.points) {
       // the known depths go first; the photo's job names them (predict --align NAME)
       say(`Sending ${state.points.name}...`);
@@ -123,13 +125,21 @@
       query.set("points", points.id);
       query.set("align_mode", $("align-mode").value);
       query.set("depth_format", $("depth-format").value);
+      sayFn = (text, isError) => {
+        if (isError && text.includes(points.name)) {
+          // a points file predict refuses is forgotten, so that the next photo goes through
+          takePoints(null);
+          text += ` (${points.name} is no longer used: choose a corrected file, or send the photo again without it)`;
+        }
+        say(text, isError);
+      };
     }
     say(`Sending ${filename}...`);
-    const job = await post(`/api/jobs?${query}`, blob, say);
+    const job = await post(`/api/jobs?${query}`, blob, sayFn);
     if (!job) return;
     if (state.photoUrl) URL.revokeObjectURL(state.photoUrl);
     state.photoUrl = URL.createObjectURL(blob);
-    await wait(job.id, filename, show, say, "predicting depth");
+    await wait(job.id, filename, show, sayFn, "predicting depth");
   }
 
   async function wait(id, filename, done, sayFn, doing) {
