@@ -18,6 +18,7 @@ About 35 minutes of training for the default budgets on a 2-core Sapphire Rapids
 from __future__ import annotations
 
 import argparse
+import math
 import shutil
 import sys
 import time
@@ -39,6 +40,11 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--seed", type=int, default=0, help="training seed (data stays seed 0)")
     parser.add_argument("--keep-runs", action="store_true", help="keep each budget's run folder")
+    parser.add_argument(
+        "--rescore",
+        action="store_true",
+        help="train nothing: score the kept run folders of --runs (a run stopped before its JSON)",
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
@@ -78,12 +84,16 @@ def main() -> int:
             }
         )
         out = args.runs / f"images-{budget}"
-        shutil.rmtree(out, ignore_errors=True)
-        t0 = time.perf_counter()
-        coarse = train(cfg, args.data, out, stages=("coarse",), progress=False).stages["coarse"]
-        cfg = cfg.replace("train", val_every=max(1, fine_steps // 4))
-        fine = train(cfg, args.data, out, stages=("fine",), progress=False).stages["fine"]
-        seconds = time.perf_counter() - t0
+        if args.rescore:
+            coarse, fine, seconds = _kept_stages(out), _kept_stages(out, "fine"), math.nan
+        else:
+            shutil.rmtree(out, ignore_errors=True)
+            t0 = time.perf_counter()
+            coarse = train(cfg, args.data, out, stages=("coarse",), progress=False)
+            coarse = coarse.stages["coarse"]
+            cfg = cfg.replace("train", val_every=max(1, fine_steps // 4))
+            fine = train(cfg, args.data, out, stages=("fine",), progress=False).stages["fine"]
+            seconds = time.perf_counter() - t0
         rows = {}
         for label, stage in (("coarse", coarse), ("coarse + fine", fine)):
             result = evaluate(load(stage.result), open_samples(args.data, "test"), settings)
@@ -113,7 +123,7 @@ def main() -> int:
             file=sys.stderr,
             flush=True,
         )
-        if not args.keep_runs:
+        if not (args.keep_runs or args.rescore):  # --rescore never deletes what it scored
             shutil.rmtree(out, ignore_errors=True)
     emit(
         "learning",
@@ -129,6 +139,18 @@ def main() -> int:
         args.json,
     )
     return 0
+
+
+def _kept_stages(run: Path, stage: str = "coarse"):
+    """What a finished run handed on, read back from its folder (for ``--rescore``): the
+    coarse stage's last checkpoint, or the fine stage's kept model, with its step."""
+    from types import SimpleNamespace
+
+    from msdepth.checkpoint import list_checkpoints, read_info
+
+    path = list_checkpoints(run, "coarse")[-1] if stage == "coarse" else run / "model.safetensors"
+    info = read_info(path)
+    return SimpleNamespace(result=path, kept_step=info.step, images_per_second=math.nan)
 
 
 if __name__ == "__main__":

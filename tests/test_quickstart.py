@@ -67,3 +67,15 @@ def test_quickstart_refuses_a_missing_real_folder(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope" in err[0]
+
+
+def test_the_warning_says_how_many_minutes_the_learning_curve_needs():
+    from msdepth.quickstart import _verdict, images_to_beat_constant
+
+    needed = images_to_beat_constant()  # the measured curve of the quick recipe
+    assert needed == 1000
+    stages = {"coarse": {"images": 80, "images_per_second": 1.0}}  # 80 s of a slow machine
+    line = _verdict(["rmse"], stages, batch=8, budget=120.0)
+    assert line.startswith("WARNING: the model does not beat a constant depth on rmse")
+    assert "at 1.0 images/s" in line and "after 1000 images" in line
+    assert "--minutes 20 on this machine" in line  # 1000 s training, 8% evaluation, 1 min set-up

@@ -121,6 +121,7 @@ class TrainConfig:
     channels_last: bool = True  # NHWC, made by the loader's workers
     fused_sgd: bool = True  # one fused SGD kernel instead of multi-tensor foreach
     reuse_memory: bool = True  # glibc keeps freed memory: no page faults every step
+    flush_denormal: bool = True  # subnormal floats become zero: AdamW's decayed state stays fast
     compile: bool = False  # torch.compile: slower than eager on our CPU (BENCHMARKS.md)
     # torch.compile's mode; "reduce-overhead" replays the step's kernels as CUDA graphs.
     compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = "default"

@@ -4,6 +4,7 @@ Each is one config switch (see `msdepth.config.TrainConfig`) and one function he
 
 - ``train.precision = "auto"``: bf16 autocast where the hardware runs bf16 natively (CPUs with
   AVX512-BF16 or AMX, CUDA GPUs with bf16), fp32 elsewhere (`resolve_precision`);
+- ``train.flush_denormal``: subnormal floats become zero (`flushing_denormals`);
 - ``train.reuse_memory``: glibc keeps freed memory for the next step instead of handing it back
   to the kernel (`msdepth.allocator.reusing_freed_memory`);
 - ``train.fused_sgd``: one fused kernel per SGD step (`msdepth.train.optim.make_optimizer`);
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -88,3 +91,22 @@ def tune_device(device: torch.device | str, deterministic: bool = False) -> None
     training input has one size, so the first step's search pays for the whole run)."""
     if torch.device(device).type == "cuda":
         torch.backends.cudnn.benchmark = not deterministic
+
+
+@contextmanager
+def flushing_denormals(enabled: bool = True) -> Iterator[None]:
+    """Subnormal floats flushed to zero (x86 FTZ/DAZ) for the duration of a block.
+
+    AdamW's first moment decays by beta1 = 0.9 on every step a weight gets no gradient (a dead
+    ReLU unit, a dropped fc input): after ~650 steps it is below 1.2e-38, where each operation on
+    it takes a microcode assist. In the quick recipe's coarse stage 17% of the optimiser's state
+    was subnormal by step 800, and training fell from 22-25 to 10 images/s there (BENCHMARKS.md);
+    values that small change no weight. A no-op where the CPU has no such mode.
+    """
+    if not enabled or not torch.set_flush_denormal(True):
+        yield
+        return
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)

@@ -51,6 +51,7 @@ RESUMABLE_CHANGES = {
     "train.channels_last",
     "train.fused_sgd",
     "train.reuse_memory",
+    "train.flush_denormal",
     "train.coarse_steps",
     "train.fine_steps",
 }

@@ -35,7 +35,7 @@ from msdepth.errors import CheckpointError, ConfigError
 from msdepth.losses import scale_invariant_loss
 from msdepth.models import MultiScaleDepth
 from msdepth.models.multiscale import Stage
-from msdepth.speed import resolve_precision, resolve_workers, tune_device
+from msdepth.speed import flushing_denormals, resolve_precision, resolve_workers, tune_device
 from msdepth.train.batch_scaling import batch_lr_factor
 from msdepth.train.distributed import Distributed, setup_distributed
 from msdepth.train.loss_watch import LossReport, LossWatch, TrainingDivergedError
@@ -258,7 +258,10 @@ class Trainer:
         try:
             if self.config.train.deterministic:
                 torch.use_deterministic_algorithms(True, warn_only=True)
-            with reusing_freed_memory(self.config.train.reuse_memory):
+            with (
+                reusing_freed_memory(self.config.train.reuse_memory),
+                flushing_denormals(self.config.train.flush_denormal),
+            ):
                 self._run_stages(stages, init, resume_from, result)
             model_path = self.run_dir / "model.safetensors"
             result.model_path = model_path if model_path.is_file() else None
