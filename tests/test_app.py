@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from clips import panning_clip
 from fake_models import random_checkpoint
 from msdepth.app.jobs import JobQueue, QueueFull
 from msdepth.app.uploads import UploadError, UploadTooLarge, decode_upload, output_name
@@ -173,7 +174,9 @@ def checkpoint(module_tmp: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def app_url(checkpoint: Path):
-    settings = AppSettings(checkpoint=str(checkpoint), max_megapixels=0.5, max_upload_mb=1)
+    settings = AppSettings(
+        checkpoint=str(checkpoint), max_megapixels=0.5, max_upload_mb=1, max_video_seconds=2
+    )
     with running_app(load(checkpoint, batch_size=1), settings) as url:
         yield url
 
@@ -187,8 +190,8 @@ def _request(url: str, data: bytes | None = None) -> tuple[int, bytes, dict]:
         return exc.code, exc.read(), dict(exc.headers)
 
 
-def _submit(app_url: str, data: bytes, query: str) -> tuple[int, dict]:
-    status, body, _ = _request(f"{app_url}api/jobs?{query}", data)
+def _submit(app_url: str, data: bytes, query: str, route: str = "jobs") -> tuple[int, dict]:
+    status, body, _ = _request(f"{app_url}api/{route}?{query}", data)
     return status, json.loads(body)
 
 
@@ -367,6 +370,138 @@ def test_a_loopback_app_answers_only_loopback_host_names(app_url):
     assert refused.value.code == 400
     status, _, _ = _request(f"http://localhost:{port}/api/model")
     assert status == 200
+
+
+# ---- alignment to known depths ----------------------------------------------------------------
+def _upload_points(app_url: str, path: Path) -> str:
+    status, body, _ = _request(f"{app_url}api/points?filename={path.name}", path.read_bytes())
+    assert status == 201, body
+    return json.loads(body)["id"]
+
+
+def _tape(path: Path, rows: list[tuple[float, float, float]]) -> Path:
+    path.write_text("u,v,depth_m\n" + "".join(f"{u},{v},{d}\n" for u, v, d in rows))
+    return path
+
+
+def _lidar(path: Path, size: tuple[int, int]) -> Path:
+    """A sparse depth image (NYU millimetres, 0 = no reading) with a reading every 15 pixels."""
+    w, h = size
+    mm = np.zeros((h, w), np.uint16)
+    yy, xx = np.mgrid[0:h:15, 0:w:15]
+    mm[yy, xx] = (1500 + 10 * xx + 20 * yy).astype(np.uint16)
+    Image.fromarray(mm).save(path)
+    return path
+
+
+@pytest.mark.parametrize(("points", "mode"), [("tape.csv", "scale"), ("lidar.png", "scale-shift")])
+def test_aligned_downloads_are_the_files_predict_writes_with_align(
+    app_url, checkpoint, tmp_path, monkeypatch, points, mode
+):
+    photo = _photo(tmp_path / "hall.png", size=(150, 100), seed=8)
+    if points.endswith(".csv"):
+        rows = [(10 * i + 5, 7 * i + 3, 1.5 + 0.2 * i) for i in range(12)]
+        known = _tape(tmp_path / points, rows)
+    else:
+        known = _lidar(tmp_path / points, (150, 100))
+    points_id = _upload_points(app_url, known)
+    _, job = _submit(
+        app_url, photo.read_bytes(), f"filename=hall.png&points={points_id}&align_mode={mode}"
+    )
+    result = _wait(app_url, job["id"])["result"]
+    assert result["aligned"] and result["alignment"]["mode"] == mode
+    assert result["alignment"]["source"] == points
+    assert result["alignment"]["held_out"] >= 1
+    assert f"--align {points} --align-mode {mode}" in result["command"]
+    monkeypatch.chdir(tmp_path)  # predict names the points as given: --align tape.csv
+    save = result["command"].split("--save ")[1].split()[0]
+    args = ["predict", "--checkpoint", str(checkpoint), "hall.png", "--out", "predicted"]
+    assert main([*args, "--save", save, "--align", points, "--align-mode", mode, "--quiet"]) == 0
+    for download in result["downloads"]:
+        _, body, _ = _request(app_url.rstrip("/") + download["url"])
+        assert body == (tmp_path / "predicted" / download["file"]).read_bytes(), download["kind"]
+    meta = json.loads((tmp_path / "predicted" / "hall.json").read_text())
+    assert meta["aligned"] is True
+
+
+@pytest.mark.parametrize(
+    ("rows", "what"),
+    [
+        ([(5, 5, 2.0), (500, 5, 2.0), (9, 9, 3.0)], "outside the 120x90 image"),
+        ([(5, 5, 2.0), (6, 6, float("nan")), (9, 9, 3.0)], "not a positive finite number"),
+        ([(5, 5, 2.0)], "needs at least 2"),
+    ],
+)
+def test_a_bad_points_file_gets_predicts_message_and_the_next_upload_works(
+    app_url, checkpoint, tmp_path, monkeypatch, capsys, rows, what
+):
+    photo = _photo(tmp_path / "shelf.png", size=(120, 90), seed=9)
+    points_id = _upload_points(app_url, _tape(tmp_path / "tape.csv", rows))
+    status, job = _submit(app_url, photo.read_bytes(), f"filename=shelf.png&points={points_id}")
+    error = job["error"] if status != 202 else _wait(app_url, job["id"])["error"]
+    monkeypatch.chdir(tmp_path)
+    args = ["predict", "--checkpoint", str(checkpoint), "shelf.png", "--out", "predicted"]
+    assert main([*args, "--align", "tape.csv", "--quiet"]) == 2
+    said = capsys.readouterr().err.strip()
+    assert what in error and "\n" not in error
+    assert said == f"msdepth predict: error: {error}"
+    status, job = _submit(app_url, photo.read_bytes(), "filename=shelf.png")
+    assert status == 202
+    done = _wait(app_url, job["id"])
+    assert done["state"] == "done" and done["result"]["aligned"] is False
+
+
+# ---- the video tab ---------------------------------------------------------------------------
+def test_a_clip_gives_the_depth_video_predict_writes(app_url, checkpoint, tmp_path):
+    av = pytest.importorskip("av", reason="PyAV (the video extra) is not installed")
+    clip = panning_clip(tmp_path / "walk.mp4", frames=10, size=(64, 48))
+    status, job = _submit(app_url, clip.read_bytes(), "filename=walk.mp4&fov=60", "videos")
+    assert status == 202, job
+    result = _wait(app_url, job["id"])["result"]
+    assert result["kind"] == "video" and result["frames"] == 10
+    (download,) = result["downloads"]
+    assert download["file"] == "walk.depth.mp4"
+    status, body, headers = _request(app_url.rstrip("/") + download["url"])
+    assert status == 200 and headers["content-type"] == "video/mp4"
+    with av.open(io.BytesIO(body)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == 10 and frames[0].shape == (48, 64, 3)
+    out = tmp_path / "predicted"
+    flags = result["command"].split("--out out ")[1].split()
+    assert flags == ["--save", "video", "--fov", "60"]
+    assert main(["predict", "--checkpoint", str(checkpoint), str(clip), "--out", str(out),
+                 *flags, "--quiet"]) == 0  # fmt: skip
+    assert body == (out / "walk.depth.mp4").read_bytes()
+
+
+def test_an_undecodable_or_too_long_clip_gets_a_message_and_the_next_works(app_url, tmp_path):
+    pytest.importorskip("av", reason="PyAV (the video extra) is not installed")
+    status, body = _submit(
+        app_url, b"a text file with a video's name\n", "filename=trip.mp4", "videos"
+    )
+    assert status == 400, body
+    assert body["error"].startswith("video trip.mp4 cannot be opened")
+    assert "choose an mp4" in body["error"] and "/" not in body["error"].split("(")[0]
+    long = panning_clip(tmp_path / "long.mp4", frames=30, rate=10)  # 3 s; this app takes 2
+    status, body = _submit(app_url, long.read_bytes(), "filename=long.mp4", "videos")
+    assert (
+        status == 413 and "long.mp4 is 3.0 s long; this app takes clips up to 2 s" in body["error"]
+    )
+    short = panning_clip(tmp_path / "short.mp4", frames=4)
+    status, job = _submit(app_url, short.read_bytes(), "filename=short.mp4", "videos")
+    assert status == 202
+    assert _wait(app_url, job["id"])["state"] == "done"
+
+
+def test_without_the_video_extra_the_video_tab_says_how_to_install_it(app_url, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "av", None)  # as if PyAV were not installed
+    _, body, _ = _request(f"{app_url}api/model")
+    video = json.loads(body)["video"]
+    assert video["available"] is False and "pip install 'msdepth[video]'" in video["message"]
+    status, body = _submit(app_url, b"\0" * 100, "filename=clip.mp4", "videos")
+    assert status == 400 and body["error"] == video["message"]
 
 
 # ---- the command -----------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 The app is served on a free port of 127.0.0.1 with a small model; the browser uploads a real
 photo, waits for the depth, downloads the 16-bit PNG and compares it with `msdepth predict`'s,
 opens the 3D view, reads the depth under the pointer, and is refused an undecodable and a
-40-megapixel upload with a readable message before the next upload works. Every request the
-page makes is recorded: none may leave 127.0.0.1. Skips with the reason when Playwright or
+40-megapixel upload with a readable message before the next upload works; in the video tab it
+uploads a clip and plays its depth video. Every request the page makes is recorded: none may
+leave 127.0.0.1. Skips with the reason when Playwright or
 chromium is missing (`make test` and `.ci/run` install both).
 """
 
@@ -21,6 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from clips import panning_clip
 from conftest import SHARED_DATA
 from fake_models import random_checkpoint
 from msdepth.cli.main import main
@@ -239,4 +241,24 @@ def test_undecodable_and_40_megapixel_uploads_get_a_message_then_the_next_works(
         if "status of 400" not in text and "status of 413" not in text
     ] == []
     assert view.hosts() == {"127.0.0.1"}
+    view.context.close()
+
+
+def test_a_clip_in_the_video_tab_plays_as_a_depth_video_in_a_real_browser(
+    browser, app_url, tmp_path
+):
+    pytest.importorskip("av", reason="PyAV (the video extra) is not installed")
+    clip = panning_clip(tmp_path / "walk.mp4", frames=12, size=(160, 120), rate=12)
+    view = Page(browser, app_url, tmp_path)
+    page = view.page
+    page.click("#tab-video")
+    page.set_input_files("#video-input", str(clip))
+    page.wait_for_selector("#depth-video[data-ready='1']")
+    size = page.eval_on_selector("#depth-video", "v => [v.videoWidth, v.videoHeight, v.duration]")
+    assert size[:2] == [160, 120] and abs(size[2] - 1.0) < 0.1  # 12 frames at 12 fps
+    assert (page.text_content("#video-message") or "").startswith("walk: 12 frames")
+    link = page.get_attribute("#download-video", "download")
+    assert link == "walk.depth.mp4"
+    assert view.errors() == []
+    assert view.hosts() == {"127.0.0.1"}, sorted(view.requests)
     view.context.close()

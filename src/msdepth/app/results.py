@@ -5,9 +5,11 @@ are made, with the options the page's form stands for (`PageOptions.predict_flag
 equivalent command), so each file is byte for byte the one `predict` writes for the same
 image. The photo's camera is found as `predict` finds it (`msdepth.inference.camera`): the
 form's field of view or focal length, else the upload's EXIF, else the training camera; it sets
-the metres (the focal rule) and the point cloud's K. Beside them, in a hidden ``.app`` folder, the page's own files: the input pixels (to
-re-colour with another range), the colour depth per range, and a thinned point cloud for the
-3D view.
+the metres (the focal rule) and the point cloud's K. Known depths uploaded with the photo
+(`msdepth.app.points`) align it as ``predict --align NAME --align-mode MODE`` does
+(`DepthPredictor.align`), so the downloads stay `predict`'s. Beside them, in a hidden ``.app``
+folder, the page's own files: the input pixels (to re-colour with another range), the colour
+depth per range, and a thinned point cloud for the 3D view.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from msdepth.app.points import is_csv
 from msdepth.app.uploads import output_name
+from msdepth.data.depth_formats import get_format
 from msdepth.errors import DataError
+from msdepth.inference.align import Alignment, DepthPoints, check_mode
 from msdepth.inference.camera import CameraSpec, DepthCamera, Intrinsics
 from msdepth.inference.outputs import OUTPUT_KINDS, OutputOptions, write_outputs
 from msdepth.inference.pointcloud import to_point_cloud
@@ -42,8 +47,13 @@ class PageOptions:
     fov: float | None = None  # --fov: horizontal field of view in degrees
     focal: float | None = None  # --focal: horizontal focal length in pixels of the photo
     flip_tta: bool = False  # --flip-tta
+    points_name: str | None = None  # --align NAME: the uploaded points file (`points_name`)
+    align_mode: str = "scale"  # --align-mode
+    depth_format: str = "nyu"  # --depth-format (a sparse depth image's encoding)
 
     def __post_init__(self) -> None:
+        check_mode(self.align_mode)
+        get_format(self.depth_format)
         if self.fov is not None and not (math.isfinite(self.fov) and 0 < self.fov < 180):
             raise DataError(f"field of view must be between 0 and 180 degrees, got {self.fov}")
         if self.focal is not None and not (math.isfinite(self.focal) and self.focal > 0):
@@ -59,14 +69,23 @@ class PageOptions:
     def output_options(self, kinds: tuple[str, ...]) -> OutputOptions:
         return OutputOptions(kinds=kinds)
 
-    def predict_flags(self) -> list[str]:
-        flags = ["--save", ",".join(DOWNLOAD_KINDS)]
+    def camera_flags(self) -> list[str]:
+        """``--fov`` / ``--focal`` / ``--flip-tta`` as the form sets them (photos and clips)."""
+        flags = []
         if self.fov is not None:
             flags += ["--fov", f"{self.fov:g}"]
         if self.focal is not None:
             flags += ["--focal", f"{self.focal:g}"]
         if self.flip_tta:
             flags.append("--flip-tta")
+        return flags
+
+    def predict_flags(self) -> list[str]:
+        flags = ["--save", ",".join(DOWNLOAD_KINDS), *self.camera_flags()]
+        if self.points_name is not None:
+            flags += ["--align", self.points_name, "--align-mode", self.align_mode]
+            if not is_csv(self.points_name) and self.depth_format != "nyu":
+                flags += ["--depth-format", self.depth_format]
         return flags
 
 
@@ -111,6 +130,7 @@ class Prediction:
     view_points: int
     view_step: int  # the 3D view has every view_step-th row and column
     camera: DepthCamera  # the photo's K, its focal and where it came from, the focal rule
+    alignment: Alignment | None = None  # the fit to the uploaded known depths, if any
     _colors: dict[tuple[float, float, bool], Path] = field(default_factory=dict)
 
     @property
@@ -138,6 +158,7 @@ class Prediction:
         """What the page needs, with URLs under ``prefix``."""
         k = self.camera.intrinsics
         return {
+            "kind": "image",
             "name": self.name,
             "width": self.width,
             "height": self.height,
@@ -156,6 +177,8 @@ class Prediction:
             "focal_source": self.camera.focal_source,
             "depth_factor": self.camera.depth_factor,
             "focal_note": self.camera.note,
+            "aligned": self.alignment is not None,
+            "alignment": _json_safe(self.alignment.to_dict()) if self.alignment else None,
             "command": shlex.join(
                 [
                     *("msdepth", "predict", "--checkpoint", checkpoint, self.filename),
@@ -168,6 +191,16 @@ class Prediction:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities as None (JSON has no NaN; an alignment that leaves no
+    valid held-out pixel reports NaN errors)."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def predict_to_folder(
     predictor: Any,
     rgb: np.ndarray,
@@ -175,10 +208,12 @@ def predict_to_folder(
     options: PageOptions,
     root: Path,
     exif: Any | None = None,
+    points: DepthPoints | None = None,
 ) -> Prediction:
-    """Run the model on ``rgb`` (the image of ``filename``, ``exif`` its EXIF when it has one)
-    and write the downloads, named as `predict` names them after the file, and the page's files
-    into a new folder under ``root``."""
+    """Run the model on ``rgb`` (the image of ``filename``, ``exif`` its EXIF when it has one),
+    fit it to ``points`` when given (``options.align_mode``), and write the downloads, named as
+    `predict` names them after the file, and the page's files into a new folder under
+    ``root``."""
     name = output_name(filename)
     spec = options.camera_spec()
     folder = Path(tempfile.mkdtemp(prefix="result-", dir=root))
@@ -188,6 +223,8 @@ def predict_to_folder(
             camera_of=lambda _, w, h: predictor.camera(exif, w, h, spec, name=filename),
             flip_tta=options.flip_tta,
         )
+        if points is not None:
+            result = predictor.align(result, points, options.align_mode)
         depth = result.depth
         written = write_outputs(folder, name, rgb, result, options.output_options(DOWNLOAD_KINDS))
         files = dict(zip(DOWNLOAD_KINDS, written, strict=True))
@@ -215,6 +252,7 @@ def predict_to_folder(
             view_points,
             view_step,
             result.camera,
+            result.alignment,
         )
         prediction.color_png(prediction.vmin, prediction.vmax)
         return prediction

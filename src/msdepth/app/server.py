@@ -5,9 +5,11 @@
 | ``GET /`` | the page (``static/index.html``; its script, style and 3D viewer are in ``static/``) |
 | ``GET /api/model`` | the model card (`model_card`) and the page's settings |
 | ``GET /api/examples/NAME.png`` | a built-in synthetic room (`examples`) |
-| ``POST /api/jobs?filename=&fov=&focal=&flip=`` | the image's bytes as the body: decoded (or refused with a readable ``error``), then queued; ``{"id", "position"}`` |
+| ``POST /api/points?filename=`` | known depths for ``--align`` (a CSV of u,v,depth_m or a sparse depth image) as the body; ``{"id", "name"}`` |
+| ``POST /api/jobs?filename=&fov=&focal=&flip=&points=&align_mode=&depth_format=`` | the image's bytes as the body: decoded (or refused with a readable ``error``), the points read for its size, then queued; ``{"id", "position"}`` |
+| ``POST /api/videos?filename=&fov=&focal=&flip=&stabilize=&panel=&colorbar=`` | a clip's bytes as the body: checked (`videos.check_clip`), then queued as a job |
 | ``GET /api/jobs/ID`` | ``{"state": queued|running|done|error, "position", "result", "error"}`` |
-| ``GET /api/results/ID/files/KIND`` | a download, the file `predict` writes (``png16``, ``npy``, ``ply``, ...) |
+| ``GET /api/results/ID/files/KIND`` | a download, the file `predict` writes (``png16``, ``npy``, ``ply``, ..., ``video``) |
 | ``GET /api/results/ID/color.png?vmin=&vmax=&colorbar=`` | the colour depth over a range |
 | ``GET /api/results/ID/points.bin`` | the 3D view's thinned points: float32 xyz, then uint8 rgb |
 
@@ -39,16 +41,27 @@ from starlette.staticfiles import StaticFiles
 from msdepth.app.examples import EXAMPLES, example_png
 from msdepth.app.jobs import JobQueue, QueueFull
 from msdepth.app.model_card import model_card
+from msdepth.app.points import PointsStore, read_uploaded_points
 from msdepth.app.results import PageOptions, Prediction, colormap_hex, predict_to_folder
 from msdepth.app.uploads import (
     DEFAULT_MAX_MEGAPIXELS,
     DEFAULT_MAX_UPLOAD_MB,
+    DEFAULT_MAX_VIDEO_SECONDS,
     UploadError,
     UploadTooLarge,
     decode_upload,
+    output_name,
     upload_exif,
 )
-from msdepth.errors import ConfigError, DataError
+from msdepth.app.videos import (
+    VideoOptions,
+    check_clip,
+    clip_path,
+    predict_clip_to_folder,
+    video_support,
+)
+from msdepth.errors import ConfigError, DataError, MsdepthError
+from msdepth.inference.align import ALIGN_MODES
 
 STATIC = Path(__file__).resolve().parent / "static"
 NO_CACHE = {"Cache-Control": "no-store"}
@@ -61,6 +74,7 @@ class AppSettings:
     checkpoint: str = "RUN"  # how the page's equivalent `predict` command names the model
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
+    max_video_seconds: float = DEFAULT_MAX_VIDEO_SECONDS
     max_waiting: int = 32
     keep_results: int = 8
     # Host headers answered; None = any. For a loopback address only loopback names, so that a
@@ -79,6 +93,7 @@ def create_app(predictor: Any, settings: AppSettings | None = None) -> Starlette
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state["root"] = Path(tempfile.mkdtemp(prefix="msdepth-app-"))
         state["jobs"] = JobQueue(settings.max_waiting, settings.keep_results)
+        state["points"] = PointsStore(state["root"])
         try:
             yield
         finally:
@@ -89,6 +104,9 @@ def create_app(predictor: Any, settings: AppSettings | None = None) -> Starlette
         return FileResponse(STATIC / "index.html", headers=NO_CACHE)
 
     async def model(request: Request) -> Response:
+        from msdepth.data.depth_formats import DEPTH_FORMATS
+
+        video_message = video_support()
         return JSONResponse(
             {
                 "card": card,
@@ -98,6 +116,13 @@ def create_app(predictor: Any, settings: AppSettings | None = None) -> Starlette
                 ],
                 "max_megapixels": settings.max_megapixels,
                 "max_upload_mb": settings.max_upload_mb,
+                "align_modes": list(ALIGN_MODES),
+                "depth_formats": DEPTH_FORMATS,
+                "video": {
+                    "available": video_message is None,
+                    "message": video_message,
+                    "max_seconds": settings.max_video_seconds,
+                },
             }
         )
 
@@ -108,31 +133,98 @@ def create_app(predictor: Any, settings: AppSettings | None = None) -> Starlette
         data = await run_in_threadpool(example_png, name)
         return Response(data, media_type="image/png")
 
+    def upload_limit() -> int:
+        return int(settings.max_upload_mb * 2**20)
+
+    async def add_points(request: Request) -> Response:
+        filename = request.query_params.get("filename") or "points.csv"
+        try:
+            data = await _read_body(request, upload_limit(), filename)
+            points_id, name = await run_in_threadpool(state["points"].add, data, filename)
+        except UploadError as exc:
+            return _error(exc.status, str(exc))
+        return JSONResponse({"id": points_id, "name": name}, 201)
+
     async def submit(request: Request) -> Response:
         query = request.query_params
         filename = query.get("filename") or "image"
         try:
+            stored = None
+            if query.get("points"):
+                stored = state["points"].get(query["points"])
+                if stored is None:
+                    raise DataError("the points file is no longer kept; choose it again")
             options = PageOptions(
-                fov=_number(query.get("fov"), "field of view"),
-                focal=_number(query.get("focal"), "focal length"),
-                flip_tta=query.get("flip") in ("1", "true", "on"),
+                **_camera_fields(query),
+                points_name=stored.name if stored is not None else None,
+                align_mode=query.get("align_mode") or "scale",
+                depth_format=query.get("depth_format") or "nyu",
             )
-            data = await _read_body(request, int(settings.max_upload_mb * 2**20), filename)
+            data = await _read_body(request, upload_limit(), filename)
             rgb = await run_in_threadpool(
                 decode_upload, data, filename, int(settings.max_megapixels * 1e6)
             )
             exif = await run_in_threadpool(upload_exif, data)
+            points = None
+            if stored is not None:
+                height, width = rgb.shape[:2]
+                points = await run_in_threadpool(
+                    read_uploaded_points, stored, width, height, options.depth_format
+                )
         except UploadError as exc:
             return _error(exc.status, str(exc))
-        except DataError as exc:
+        except MsdepthError as exc:
             return _error(400, str(exc))
         root = state["root"]
         try:
             job = state["jobs"].submit(
-                lambda: predict_to_folder(predictor, rgb, filename, options, root, exif)
+                lambda: predict_to_folder(predictor, rgb, filename, options, root, exif, points)
             )
         except QueueFull as exc:
             return _error(503, str(exc))
+        return JSONResponse({"id": job.id, "position": state["jobs"].position(job)}, 202)
+
+    async def queue_video(request: Request, filename: str, folder: Path) -> Any:
+        """Check the tab's options and the clip (stored in ``folder``), then queue it."""
+        query = request.query_params
+        flag = _flag(query)
+        options = VideoOptions(
+            PageOptions(**_camera_fields(query)),
+            stabilize=flag("stabilize", True),
+            panel=flag("panel", False),
+            colorbar=flag("colorbar", False),
+        )
+        message = video_support()
+        if message is not None:
+            raise UploadError(message)
+        data = await _read_body(request, upload_limit(), filename)
+        if not data:
+            raise UploadError(f"{filename} is empty (0 bytes); choose a video clip")
+        clip = clip_path(folder, filename)
+        clip.parent.mkdir()
+        await run_in_threadpool(clip.write_bytes, data)
+        del data
+        max_pixels = int(settings.max_megapixels * 1e6)
+        await run_in_threadpool(check_clip, clip, filename, max_pixels, settings.max_video_seconds)
+        name = output_name(filename)
+        return state["jobs"].submit(
+            lambda: predict_clip_to_folder(predictor, clip, filename, name, options, folder)
+        )
+
+    async def submit_video(request: Request) -> Response:
+        filename = request.query_params.get("filename") or "clip.mp4"
+        folder = Path(tempfile.mkdtemp(prefix="result-", dir=state["root"]))
+        try:
+            job = await queue_video(request, filename, folder)
+        except BaseException as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(exc, UploadError):
+                return _error(exc.status, str(exc))
+            if isinstance(exc, QueueFull):
+                return _error(503, str(exc))
+            if isinstance(exc, MsdepthError):
+                return _error(400, str(exc))
+            raise
         return JSONResponse({"id": job.id, "position": state["jobs"].position(job)}, 202)
 
     async def job_status(request: Request) -> Response:
@@ -149,7 +241,7 @@ def create_app(predictor: Any, settings: AppSettings | None = None) -> Starlette
             body["error"] = job.error
         return JSONResponse(body, headers=NO_CACHE)
 
-    def finished(request: Request) -> Prediction | None:
+    def finished(request: Request) -> Any:
         job = state["jobs"].get(request.path_params["id"])
         return job.result if job is not None and job.state == "done" else None
 
@@ -163,7 +255,7 @@ def create_app(predictor: Any, settings: AppSettings | None = None) -> Starlette
 
     async def color(request: Request) -> Response:
         result = finished(request)
-        if result is None:
+        if not isinstance(result, Prediction):
             return _error(404, "this result is no longer kept; run the prediction again")
         query = request.query_params
         try:
@@ -180,7 +272,7 @@ def create_app(predictor: Any, settings: AppSettings | None = None) -> Starlette
 
     async def points(request: Request) -> Response:
         result = finished(request)
-        if result is None:
+        if not isinstance(result, Prediction):
             return _error(404, "this result is no longer kept; run the prediction again")
         return FileResponse(
             result.page_folder / "points.bin", media_type="application/octet-stream"
@@ -190,7 +282,9 @@ def create_app(predictor: Any, settings: AppSettings | None = None) -> Starlette
         Route("/", page),
         Route("/api/model", model),
         Route("/api/examples/{name}.png", example),
+        Route("/api/points", add_points, methods=["POST"]),
         Route("/api/jobs", submit, methods=["POST"]),
+        Route("/api/videos", submit_video, methods=["POST"]),
         Route("/api/jobs/{id}", job_status),
         Route("/api/results/{id}/files/{kind}", download),
         Route("/api/results/{id}/color.png", color),
@@ -201,6 +295,27 @@ def create_app(predictor: Any, settings: AppSettings | None = None) -> Starlette
     if settings.allowed_hosts is not None:
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts))
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+
+def _camera_fields(query: Any) -> dict[str, Any]:
+    """The form's camera fields (``fov``, ``focal``, ``flip``) as `PageOptions` arguments."""
+    return {
+        "fov": _number(query.get("fov"), "field of view"),
+        "focal": _number(query.get("focal"), "focal length"),
+        "flip_tta": _flag(query)("flip", False),
+    }
+
+
+def _flag(query: Any) -> Any:
+    """``flag(name, default)``: a check box of the form (1/true/on, 0/false/off, absent)."""
+
+    def flag(name: str, default: bool) -> bool:
+        value = (query.get(name) or "").strip().lower()
+        if not value:
+            return default
+        return value in ("1", "true", "on", "yes")
+
+    return flag
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -243,6 +358,8 @@ def _media_type(path: Path) -> str:
         return "image/png"
     if name.endswith(".json"):
         return "application/json"
+    if name.endswith(".mp4"):
+        return "video/mp4"
     return "application/octet-stream"
 
 

@@ -22,6 +22,7 @@ from msdepth.errors import DataError
 
 DEFAULT_MAX_MEGAPIXELS = 20.0  # a 12 MP phone photo fits; its PLY alone is ~180 MB
 DEFAULT_MAX_UPLOAD_MB = 64.0
+DEFAULT_MAX_VIDEO_SECONDS = 30.0  # the video tab's longest clip: a short one, minutes on a CPU
 
 
 class UploadError(DataError):

@@ -13,7 +13,11 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from msdepth.app.uploads import DEFAULT_MAX_MEGAPIXELS, DEFAULT_MAX_UPLOAD_MB
+    from msdepth.app.uploads import (
+        DEFAULT_MAX_MEGAPIXELS,
+        DEFAULT_MAX_UPLOAD_MB,
+        DEFAULT_MAX_VIDEO_SECONDS,
+    )
 
     p = sub.add_parser(
         "app",
@@ -43,6 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=DEFAULT_MAX_UPLOAD_MB,
         help=f"largest upload accepted (default {DEFAULT_MAX_UPLOAD_MB:g} MB)",
     )
+    p.add_argument(
+        "--max-video-seconds",
+        type=float,
+        default=DEFAULT_MAX_VIDEO_SECONDS,
+        help=f"longest clip the video tab accepts (default {DEFAULT_MAX_VIDEO_SECONDS:g} s)",
+    )
     add_common_flags(p)
     p.set_defaults(func=run)
 
@@ -57,8 +67,10 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be 0..65535, got {args.port}")
-    if args.max_megapixels <= 0 or args.max_upload_mb <= 0:
-        raise ConfigError("--max-megapixels and --max-upload-mb must be positive")
+    if args.max_megapixels <= 0 or args.max_upload_mb <= 0 or args.max_video_seconds <= 0:
+        raise ConfigError(
+            "--max-megapixels, --max-upload-mb and --max-video-seconds must be positive"
+        )
     json_target(args)
     device = resolve_device(args.device)
     predictor = load(args.onnx or args.checkpoint, device=str(device), batch_size=1)
@@ -68,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=args.onnx or args.checkpoint,
         max_megapixels=args.max_megapixels,
         max_upload_mb=args.max_upload_mb,
+        max_video_seconds=args.max_video_seconds,
         allowed_hosts=AppSettings.allowed_hosts if args.host in LOOPBACK else None,
     )
     server = make_server(create_app(predictor, settings), quiet=args.quiet or args.json == "-")

@@ -4,14 +4,17 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const state = { card: null, colormap: [], result: null, depth: null, viewer: null,
-                  viewerLoaded: null, last: null, photoUrl: null };
+                  viewerLoaded: null, last: null, photoUrl: null, points: null, video: null };
 
   // ---- messages --------------------------------------------------------------------------
-  function say(text, isError) {
-    const m = $("message");
+  function sayIn(id, text, isError) {
+    const m = $(id);
     m.textContent = text;
     m.classList.toggle("error", !!isError);
   }
+
+  const say = (text, isError) => sayIn("message", text, isError);
+  const sayVideo = (text, isError) => sayIn("video-message", text, isError);
 
   async function errorOf(response) {
     try {
@@ -48,6 +51,21 @@
       tr.insertCell().textContent = key;
       tr.insertCell().textContent = String(value);
     }
+    const formats = $("depth-format");
+    for (const [name, description] of Object.entries(body.depth_formats)) {
+      const option = document.createElement("option");
+      option.value = name;
+      option.textContent = name;
+      option.title = description;
+      formats.appendChild(option);
+    }
+    if (!body.video.available) {
+      $("video-unavailable").textContent = body.video.message;
+      $("video-unavailable").hidden = false;
+      $("video-input").disabled = true;
+    } else {
+      $("video-drop").title = `clips up to ${body.video.max_seconds} s and ${body.max_megapixels} megapixels a frame`;
+    }
     const examples = $("examples");
     for (const ex of body.examples) {
       const button = document.createElement("button");
@@ -79,38 +97,84 @@
     return query;
   }
 
+  // POST `body` to `url`; the answer's JSON, or null once `sayFn` has shown why not.
+  async function post(url, body, sayFn) {
+    let response;
+    try {
+      response = await fetch(url, { method: "POST", body });
+    } catch (e) {
+      sayFn(`The app cannot be reached (${e.message}); is it still running?`, true);
+      return null;
+    }
+    if (!response.ok) { sayFn(await errorOf(response), true); return null; }
+    return response.json();
+  }
+
   async function submit(blob, filename) {
     state.last = { blob, filename };
     $("rerun").disabled = false;
     const query = options();
     query.set("filename", filename);
-    say(`Sending ${filename}...`);
-    let response;
-    try {
-      response = await fetch(`/api/jobs?${query}`, { method: "POST", body: blob });
-    } catch (e) {
-      say(`The app cannot be reached (${e.message}); is it still running?`, true);
-      return;
+    let sayFn = say;
+    if (state.points) {
+      // the known depths go first; the photo's job names them (predict --align NAME)
+      say(`Sending ${state.points.name}...`);
+      const points = await post(`/api/points?${new URLSearchParams({ filename: state.points.name })}`,
+                                state.points, say);
+      if (!points) return;
+      query.set("points", points.id);
+      query.set("align_mode", $("align-mode").value);
+      query.set("depth_format", $("depth-format").value);
+      sayFn = (text, isError) => {
+        if (isError && text.includes(points.name)) {
+          // a points file predict refuses is forgotten, so that the next photo goes through
+          takePoints(null);
+          text += ` (${points.name} is no longer used: choose a corrected file, or send the photo again without it)`;
+        }
+        say(text, isError);
+      };
     }
-    if (!response.ok) { say(await errorOf(response), true); return; }
-    const job = await response.json();
+    say(`Sending ${filename}...`);
+    const job = await post(`/api/jobs?${query}`, blob, sayFn);
+    if (!job) return;
     if (state.photoUrl) URL.revokeObjectURL(state.photoUrl);
     state.photoUrl = URL.createObjectURL(blob);
-    await wait(job.id, filename);
+    await wait(job.id, filename, show, sayFn, "predicting depth");
   }
 
-  async function wait(id, filename) {
+  async function wait(id, filename, done, sayFn, doing) {
     for (;;) {
       const response = await fetch(`/api/jobs/${id}`);
-      if (!response.ok) { say(await errorOf(response), true); return; }
+      if (!response.ok) { sayFn(await errorOf(response), true); return; }
       const job = await response.json();
-      if (job.state === "done") { await show(job.result); return; }
-      if (job.state === "error") { say(job.error, true); return; }
-      say(job.state === "queued" && job.position > 0
+      if (job.state === "done") { await done(job.result); return; }
+      if (job.state === "error") { sayFn(job.error, true); return; }
+      sayFn(job.state === "queued" && job.position > 0
         ? `${filename}: waiting, ${job.position} request(s) ahead of yours...`
-        : `${filename}: predicting depth...`);
+        : `${filename}: ${doing}...`);
       await new Promise((r) => setTimeout(r, 250));
     }
+  }
+
+  // ---- known distances (predict --align) -------------------------------------------------
+  function takePoints(file) {
+    state.points = file || null;
+    $("points-clear").hidden = !file;
+    $("points-name").textContent = file
+      ? `${file.name}: fitted to the next photo (or press "Run again")`
+      : "A CSV of u,v,depth_m (pixels of the photo), or a sparse depth image of the photo's size.";
+  }
+
+  function alignmentText(result) {
+    const fit = result.alignment;
+    if (!fit) return "";
+    const num = (v, digits) => (v === null || v === undefined ? "n/a" : v.toFixed(digits));
+    return `Aligned to known distances (${fit.source}, ${fit.mode}): ${fit.fit_points} of ` +
+      `${fit.points} points fitted, ${fit.held_out} held out` +
+      (fit.rejected ? `, ${fit.rejected} rejected as outliers` : "") +
+      `. On the held-out points: abs rel ${num(fit.before.held_out_abs_rel, 3)} -> ` +
+      `${num(fit.after.held_out_abs_rel, 3)}, RMSE ${num(fit.before.held_out_rmse, 3)} -> ` +
+      `${num(fit.after.held_out_rmse, 3)} m. The depth shown and the downloads are aligned.`;
   }
 
   // ---- showing a result ------------------------------------------------------------------
@@ -118,7 +182,8 @@
     state.result = result;
     state.depth = null;
     state.viewerLoaded = null;
-    $("result").hidden = false;
+    $("depth-empty").hidden = true;
+    $("depth-content").hidden = false;
     const depthImage = $("depth-image");
     depthImage.dataset.ready = "0";
     $("input-image").src = state.photoUrl;
@@ -133,9 +198,12 @@
     downloads.appendChild(link("download-color", `${result.color_url}?${rangeQuery()}&colorbar=1`,
       `${result.name}.color.png`, "colour depth with bar (PNG)"));
     $("command").textContent = result.command;
+    $("alignment").hidden = !result.aligned;
+    $("alignment").textContent = alignmentText(result);
     $("viewer-info").textContent = `${result.view_points.toLocaleString()} points shown (every k-th pixel); the PLY has all.`;
     say(`${result.name}: ${result.width}x${result.height}, depth ${result.depth.min.toFixed(2)}-${result.depth.max.toFixed(2)} m; ` +
-        `focal ${Math.round(result.fx)} px (${result.focal_source})${result.focal_note ? "; " + result.focal_note : ""}.`);
+        `focal ${Math.round(result.fx)} px (${result.focal_source})${result.focal_note ? "; " + result.focal_note : ""}` +
+        (result.aligned ? `; aligned (${result.alignment.mode}) to ${result.alignment.source}.` : "."));
     loadDepthValues(result);
     if (!$("panel-3d").hidden) openViewer();
   }
@@ -265,6 +333,60 @@
     $("viewer").dataset.points = String(result.view_points);
   }
 
+  // ---- the video tab ---------------------------------------------------------------------
+  async function submitVideo(file) {
+    const filename = file.name || "clip.mp4";
+    const query = options();
+    query.set("filename", filename);
+    query.set("stabilize", $("stabilize").checked ? "1" : "0");
+    if ($("video-panel").checked) query.set("panel", "1");
+    if ($("video-colorbar").checked) query.set("colorbar", "1");
+    sayVideo(`Sending ${filename}...`);
+    const job = await post(`/api/videos?${query}`, file, sayVideo);
+    if (!job) return;
+    await wait(job.id, filename, showVideo, sayVideo, "predicting the depth of every frame");
+  }
+
+  async function showVideo(result) {
+    state.video = result;
+    const video = $("depth-video"), file = result.downloads[0];
+    video.dataset.ready = "0";
+    const loaded = new Promise((resolve) => {
+      video.onloadeddata = () => resolve(true);
+      video.onerror = () => resolve(false);
+    });
+    video.src = file.url;
+    $("video-content").hidden = false;
+    const downloads = $("video-downloads");
+    downloads.textContent = "";
+    downloads.appendChild(link("download-video", file.url, file.file, `depth video (H.264 mp4): ${file.file}`));
+    $("video-command").textContent = result.command;
+    const played = await loaded;
+    if (state.video !== result) return;
+    const text = `${result.name}: ${result.frames} frames at ${+result.rate.toFixed(3)} fps, ` +
+      `${result.width}x${result.height}; colours ${result.range.vmin.toFixed(2)} m (bright) to ` +
+      `${result.range.vmax.toFixed(2)} m (dark) in every frame; focal ${Math.round(result.fx)} px ` +
+      `(${result.focal_source})${result.stabilized ? "; stabilised" : ""}.`;
+    if (played) {
+      video.dataset.ready = "1";
+      sayVideo(text);
+    } else {
+      sayVideo(`${text} This browser cannot play H.264 here: download the file.`, true);
+    }
+  }
+
+  function isVideo(file) {
+    return (file.type || "").startsWith("video/") ||
+      /\.(mp4|mov|avi|mkv|webm|m4v|mpe?g)$/i.test(file.name || "");
+  }
+
+  function takeVideo(file) {
+    if (!file) return;
+    selectTab($("tab-video"));
+    if ($("video-input").disabled) return;
+    submitVideo(file);
+  }
+
   // ---- wiring ----------------------------------------------------------------------------
   function selectTab(button) {
     for (const b of document.querySelectorAll("#tabs button")) {
@@ -275,7 +397,18 @@
   }
 
   function takeFile(file) {
-    if (file) submit(file, file.name || "pasted.png");
+    if (file && isVideo(file)) takeVideo(file);
+    else if (file) submit(file, file.name || "pasted.png");
+  }
+
+  function dropZone(zone, take) {
+    zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+    zone.addEventListener("drop", (e) => {
+      e.preventDefault();
+      zone.classList.remove("over");
+      take(e.dataTransfer.files[0]);
+    });
   }
 
   function init() {
@@ -283,14 +416,11 @@
       b.addEventListener("click", () => selectTab(b));
     }
     $("file-input").addEventListener("change", (e) => { takeFile(e.target.files[0]); e.target.value = ""; });
-    const drop = $("drop");
-    drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
-    drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-    drop.addEventListener("drop", (e) => {
-      e.preventDefault();
-      drop.classList.remove("over");
-      takeFile(e.dataTransfer.files[0]);
-    });
+    $("video-input").addEventListener("change", (e) => { takeVideo(e.target.files[0]); e.target.value = ""; });
+    $("points-input").addEventListener("change", (e) => { takePoints(e.target.files[0]); e.target.value = ""; });
+    $("points-clear").addEventListener("click", () => takePoints(null));
+    dropZone($("drop"), takeFile);
+    dropZone($("video-drop"), takeVideo);
     document.addEventListener("paste", (e) => {
       const item = [...(e.clipboardData || {}).items || []].find((i) => i.type.startsWith("image/"));
       if (item) takeFile(item.getAsFile());
