@@ -1,12 +1,13 @@
 """Learning curve: held-out metrics against training images seen, which no machine changes.
 
     python benchmarks/bench_learning.py [--preset quick] [--precision fp32]
-        [--budgets 1000,2000,4000,8000,16000,32000] [--fine-share 0.2] [--data DIR] [--json PATH]
+        [--budgets 1000,2000,4000,8000,16000,32000] [--fine-share S] [--data DIR] [--json PATH]
 
 For each budget of B training images, a fresh run trains the coarse network on (1 - s) B images
-then the fine network on s B (s = ``--fine-share``), with the recipe's schedule fitted to that
-length (cosine to zero at the stage's last step), on the demo's data (2000 train, 100 val, 200
-test synthetic rooms, seed 0; rendered once into ``--data``). The fine stage keeps its best
+then the fine network on s B (s = ``--fine-share``, by default quickstart's share), with the
+recipe's schedule fitted to that length (cosine to zero at the stage's last step), on synthetic
+rooms (``--rooms`` train, 100 val, 200 test, seed 0; rendered once into ``--data``; the test
+rooms do not depend on ``--rooms``). The fine stage keeps its best
 validated state (step 0 = the coarse prediction included), as in ``msdepth quickstart``. Both
 the coarse result and the kept coarse + fine model are scored on the 200 test rooms with the
 demo's protocol (whole frame, no crop, 1e-3..10 m, per-image mean), beside a constant depth.
@@ -34,7 +35,8 @@ def main() -> int:
     parser.add_argument("--preset", default="quick")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"])
     parser.add_argument("--budgets", default="1000,2000,4000,8000,16000,32000")
-    parser.add_argument("--fine-share", type=float, default=0.2)
+    parser.add_argument("--fine-share", type=float, default=None, help="default: quickstart's")
+    parser.add_argument("--rooms", type=int, default=8000, help="training rooms to render")
     parser.add_argument("--data", type=Path, default=Path("bench-results/learning-data"))
     parser.add_argument("--runs", type=Path, default=Path("bench-results/learning-runs"))
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
@@ -51,12 +53,16 @@ def main() -> int:
     from msdepth.evaluation import EvalSettings, evaluate, open_samples
     from msdepth.inference import load
     from msdepth.presets import preset_config
-    from msdepth.quickstart import _constant_metrics, _train_median_depth, beats
+    from msdepth.quickstart import FINE_SHARE, _constant_metrics, _train_median_depth, beats
     from msdepth.synth import synthesize_dataset
     from msdepth.train import train
 
+    if args.fine_share is None:
+        args.fine_share = FINE_SHARE
     if not (args.data / "meta.json").is_file():
-        synthesize_dataset(args.data, 2000, 200, seed=0, val=100, overwrite=True, progress=False)
+        synthesize_dataset(
+            args.data, args.rooms, 200, seed=0, val=100, overwrite=True, progress=False
+        )
     config = preset_config(args.preset).with_overrides(
         {
             "train.precision": args.precision,

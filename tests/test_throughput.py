@@ -14,6 +14,16 @@ def test_first_step_is_left_out_of_the_rate(monkeypatch):
     assert meter.overall() == 8.0  # steps 2 and 3: 16 images in 2 s
 
 
+def test_a_longer_stage_rate_leaves_out_its_warm_up_steps(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(observe.time, "perf_counter", lambda: now[0])
+    meter = Throughput(images_per_step=8)
+    for seconds in (10.0, 2.0, 2.0, 2.0) + (1.0,) * 8:  # steps 2-4 warm up at 2 s a step
+        now[0] += seconds
+        meter.add_step()
+    assert meter.overall() == 8.0  # steps 5-12: 64 images in 8 s
+
+
 def test_a_stage_rate_leaves_out_its_final_validation_and_checkpoint(tmp_path, monkeypatch):
     from msdepth.train import train, trainer
     from train_fixtures import tiny_config, tiny_data

@@ -30,8 +30,8 @@ from msdepth.errors import ConfigError, DataError
 from msdepth.presets import QUICK_CURVE, preset_config
 
 SIZE = (320, 240)  # the paper's half-resolution NYU frame
-PROBE_STEPS = 4  # warm-up steps that measure a stage's speed (inside the preset's warm-up)
-FINE_SHARE = 0.2  # of the training images, for the fine stage (docs/training.md)
+PROBE_STEPS = 12  # warm-up steps that measure a stage's speed (inside the preset's warm-up)
+FINE_SHARE = 0.05  # of the training images, for the fine stage (docs/training.md)
 FINE_SPEEDUP = 1.2  # fine images/s over coarse, until measured (6.6 vs 9.0 GFLOP per image)
 EVAL_SHARE = 0.08  # of the budget at most, for the final evaluation, panels and report
 EVAL_FIXED_S = 8.0  # loading two models, the panels, the constant baseline
@@ -48,7 +48,7 @@ class QuickstartSettings:
 
     out: Path
     minutes: float = 10.0
-    train_images: int = 2000
+    train_images: int = 4000  # unique rooms beat repeats: docs/training.md, "Training rooms"
     val_images: int = 100
     test_images: int = 200
     seed: int = 0
@@ -257,9 +257,10 @@ def run_quickstart(settings: QuickstartSettings) -> QuickstartReport:
 
     for stage in ("coarse", "fine"):
         t = time.monotonic()
-        probe = run_stage(stage, PROBE_STEPS, PROBE_STEPS, clock.left() / 60)
+        probe_steps = min(PROBE_STEPS, getattr(config.train, f"{stage}_steps"))
+        probe = run_stage(stage, probe_steps, probe_steps, clock.left() / 60)
         rate = max(probe.images_per_second, 1e-3)
-        overhead = max(0.0, time.monotonic() - t - PROBE_STEPS * batch / rate)
+        overhead = max(0.0, time.monotonic() - t - probe_steps * batch / rate)
         if stage == "coarse":
             # inference costs ~1/3 of a training image: size the final evaluation to its share
             forward = rate * FORWARD_PER_TRAIN_STEP
@@ -277,7 +278,7 @@ def run_quickstart(settings: QuickstartSettings) -> QuickstartReport:
         else:
             stage_s = max(0.0, clock.left() - eval_reserve - overhead) / (1 + VAL_SHARE)
         steps = min(
-            PROBE_STEPS + plan_steps(stage_s, rate, batch), getattr(config.train, f"{stage}_steps")
+            probe_steps + plan_steps(stage_s, rate, batch), getattr(config.train, f"{stage}_steps")
         )
         val_every = max(1, steps // VAL_INTERVALS[stage])
         plan[stage] = {
@@ -289,7 +290,7 @@ def run_quickstart(settings: QuickstartSettings) -> QuickstartReport:
             "val_every": val_every,
         }
         result = probe
-        if steps > PROBE_STEPS:
+        if steps > probe_steps:
             limit = (stage_s * 1.1 + overhead + 5) / 60
             result = run_stage(stage, steps, val_every, limit)
         results[stage] = result

@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out", type=Path, default=Path("demo-out"), help="output folder (default demo-out)"
     )
     p.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget (default 10)")
-    p.add_argument("--train-images", type=int, default=2000, help="synthetic training images")
+    p.add_argument(
+        "--train-images", type=int, default=4000, help="synthetic training rooms (one image each)"
+    )
     p.add_argument(
         "--val-images", type=int, default=100, help="synthetic validation images (default 100)"
     )
