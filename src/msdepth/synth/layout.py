@@ -373,8 +373,42 @@ def lights(b: SceneBuilder, rng, pal) -> list[Light]:
     return out
 
 
+NEAR_VIEW_SHARE = 0.5  # share of frames that look at one piece of furniture from close by
+
+
+def _near_view(b: SceneBuilder, rng, size: tuple[int, int]) -> Camera | None:
+    """A Kinect held 0.8-2.8 m in front of one piece of furniture, looking at it (as most NYU
+    frames look at a desk, a shelf or a counter, not across the room); None when no free spot
+    is found."""
+    X, _, Z = (float(v) for v in b.room)
+    if not b.footprints:
+        return None
+    x0, x1, z0, z1 = b.footprints[int(rng.integers(0, len(b.footprints)))]
+    cx, cz = (x0 + x1) / 2, (z0 + z1) / 2
+    for _ in range(12):
+        angle, r = rng.uniform(0, 2 * math.pi), rng.uniform(0.8, 2.8)
+        x, z = cx + r * math.sin(angle), cz + r * math.cos(angle)
+        if not (0.3 < x < X - 0.3 and 0.3 < z < Z - 0.3):
+            continue
+        if not b.free(x - 0.2, x + 0.2, z - 0.2, z + 0.2, margin=0.1):
+            continue
+        height = rng.uniform(1.0, 1.8)
+        yaw = math.atan2(cx - x, cz - z) + rng.normal(0, 0.2)
+        target = rng.uniform(0.3, 1.2)  # look at the middle of the furniture, not its top
+        dist = math.hypot(cx - x, cz - z)
+        pitch = float(np.clip(-math.atan2(height - target, dist) + rng.normal(0, 0.1), -0.8, 0.2))
+        roll = float(np.clip(rng.normal(0, 0.04), -0.12, 0.12))
+        return nyu_camera(size, np.array([x, height, z]), yaw, pitch, roll)
+    return None
+
+
 def hand_held_camera(b: SceneBuilder, rng, size: tuple[int, int]) -> Camera:
-    """A Kinect held at 1-1.8 m in free floor space, looking across the room."""
+    """A Kinect held at 1-1.8 m in free floor space: half the time looking at one piece of
+    furniture from close by (`_near_view`), otherwise across the room."""
+    if rng.uniform() < NEAR_VIEW_SHARE:
+        camera = _near_view(b, rng, size)
+        if camera is not None:
+            return camera
     X, _, Z = (float(v) for v in b.room)
     best = None
     for _ in range(40):
