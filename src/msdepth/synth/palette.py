@@ -56,10 +56,10 @@ class Palette:
 
     def wall(self) -> Material:
         r = self.rng
-        if r.uniform() < 0.75:
-            c = hsv(r.uniform(0, 1), r.uniform(0.02, 0.2), r.uniform(0.65, 0.95))
+        if r.uniform() < 0.9:  # white, cream, beige or grey, as most NYU walls
+            c = hsv(r.uniform(0.05, 0.17), r.uniform(0.0, 0.15), r.uniform(0.65, 0.95))
         else:
-            c = hsv(self._near(self.accent_hues[0]), r.uniform(0.15, 0.5), r.uniform(0.5, 0.9))
+            c = hsv(self._near(self.accent_hues[0]), r.uniform(0.1, 0.35), r.uniform(0.5, 0.9))
         kind = FLAT if r.uniform() < 0.7 else NOISE
         return Material(kind, c, tuple(x * 0.92 for x in c), scale=r.uniform(0.3, 1.0))
 
@@ -76,7 +76,7 @@ class Palette:
         if u < 0.35:
             return self.wood(plank=r.uniform(0.1, 0.25))
         if u < 0.6:  # carpet
-            c = hsv(r.uniform(0, 1), r.uniform(0.05, 0.45), r.uniform(0.2, 0.6))
+            c = hsv(r.uniform(0, 1), r.uniform(0.02, 0.3), r.uniform(0.2, 0.6))
             return Material(NOISE, c, tuple(x * 0.7 for x in c), scale=r.uniform(0.05, 0.3))
         if u < 0.9:  # tiles or linoleum
             c = hsv(r.uniform(0, 1), r.uniform(0.0, 0.2), r.uniform(0.45, 0.9))
@@ -106,7 +106,7 @@ class Palette:
         else:
             c = hsv(
                 self._near(self.accent_hues[r.integers(0, 3)]),
-                r.uniform(0.2, 0.7),
+                r.uniform(0.1, 0.5),
                 r.uniform(0.3, 0.9),
             )
         kind = STRIPES if u >= 0.3 and r.uniform() < 1 / 3 else FLAT
@@ -118,7 +118,7 @@ class Palette:
         r = self.rng
         c = hsv(
             self._near(self.accent_hues[r.integers(0, 3)], 0.08),
-            r.uniform(0.1, 0.7),
+            r.uniform(0.05, 0.5),
             r.uniform(0.2, 0.8),
         )
         c2 = tuple(x * r.uniform(0.5, 0.9) for x in c)
