@@ -203,7 +203,7 @@ def counter(b, f, a, w, rng, pal, height_cap) -> None:
         _place(b, f, a, a + w, 0, 0.35, y0, min(y0 + 0.7, height_cap), doors)
 
 
-MAX_FURNITURE_BOXES = 40  # stop furnishing beyond this: rendering cost grows with primitives
+MAX_FURNITURE_BOXES = 60  # stop furnishing beyond this: rendering cost grows with primitives
 FLOOR_FURNITURE = (
     (bookcase, 0.6, 1.2),
     (cabinet, 0.4, 1.6),
@@ -217,7 +217,7 @@ FURNITURE_WEIGHTS = (3, 3, 4, 1, 1.5, 1.5)
 
 def wall_hangings(b, f, rng, pal, room_h) -> None:
     """Posters, pictures, whiteboards, doors and windows: thin slabs on the wall, no shadows."""
-    for _ in range(rng.integers(0, 4)):
+    for _ in range(rng.integers(1, 6)):
         kind = pick(rng, (0.4, 0.2, 0.15, 0.15, 0.1))
         if kind == 0:  # poster / picture
             w, h = rng.uniform(0.25, 1.0), rng.uniform(0.25, 0.9)
@@ -244,7 +244,7 @@ def wall_hangings(b, f, rng, pal, room_h) -> None:
 def clutter(b: SceneBuilder, rng, pal) -> None:
     """Small boxes, cups, bottles and balls on table tops and cabinets."""
     for x0, x1, z0, z1, y in b.tops:
-        for _ in range(rng.integers(0, 4)):
+        for _ in range(rng.integers(1, 7)):
             cx, cz = rng.uniform(x0 + 0.05, x1 - 0.05), rng.uniform(z0 + 0.05, z1 - 0.05)
             if x1 - x0 < 0.15 or z1 - z0 < 0.15:
                 break
@@ -296,7 +296,7 @@ def floor_things(b: SceneBuilder, rng, pal) -> None:
                         pal.metal(),
                     )
                     b.footprints.append((lo[0], hi[0], lo[2], hi[2]))
-    for _ in range(rng.integers(0, 4)):
+    for _ in range(rng.integers(1, 7)):
         kind = pick(rng, (0.35, 0.15, 0.3, 0.2))
         cx, cz = rng.uniform(0.3, X - 0.3), rng.uniform(0.3, Z - 0.3)
         if kind == 0:  # bin or stool
@@ -333,8 +333,8 @@ def furnish_walls(b: SceneBuilder, rng, pal) -> None:
         f = WallFrame(wall, b.room)
         a = rng.uniform(0.0, 0.8)
         while a < f.length - 0.5:
-            if rng.uniform() < 0.3:  # leave a gap
-                a += rng.uniform(0.3, 1.5)
+            if rng.uniform() < 0.12:  # leave a gap
+                a += rng.uniform(0.3, 1.0)
                 continue
             k = pick(rng, FURNITURE_WEIGHTS)
             make, wmin, wmax = FLOOR_FURNITURE[k]
