@@ -222,3 +222,29 @@ def test_sensor_loses_depth_just_right_of_a_near_edge():
     )
     assert (out[:, 100:102] == 0).all()
     assert (out[:, 102] > 0).mean() > 0.95 and (out[:, 99] > 0).mean() > 0.95
+
+
+def test_a_near_view_stands_in_front_of_the_furniture_it_looks_at():
+    from msdepth.synth.layout import SceneBuilder, _near_view
+
+    b = SceneBuilder((6.0, 2.8, 6.0))
+    b.footprints.append((2.8, 3.2, 2.8, 3.2))  # one table in the middle of the room
+    for seed in range(20):
+        camera = _near_view(b, np.random.default_rng(seed), (320, 240))
+        assert camera is not None
+        to_table = np.array([3.0, 0.0, 3.0]) - camera.position
+        to_table[1] = 0.0
+        assert 0.8 <= np.linalg.norm(to_table) <= 2.8 + 1e-6
+        forward = camera.rotation[:, 2].copy()  # optical axis in world
+        forward[1] = 0.0
+        cos = forward @ to_table / np.linalg.norm(forward) / np.linalg.norm(to_table)
+        assert cos > math.cos(0.7)  # looking at it, give or take the hand's aim
+        assert camera.rotation[1, 2] < 0.2  # level or looking down onto it
+
+
+def test_a_near_view_without_furniture_falls_back_to_looking_across_the_room():
+    from msdepth.synth.layout import SceneBuilder, _near_view, hand_held_camera
+
+    b = SceneBuilder((5.0, 2.6, 5.0))
+    assert _near_view(b, np.random.default_rng(0), (320, 240)) is None
+    assert hand_held_camera(b, np.random.default_rng(0), (320, 240)) is not None
