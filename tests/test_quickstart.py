@@ -79,3 +79,13 @@ def test_the_warning_says_how_many_minutes_the_learning_curve_needs():
     assert line.startswith("WARNING: the model does not beat a constant depth on rmse")
     assert "at 1.0 images/s" in line and "after 1000 images" in line
     assert "--minutes 20 on this machine" in line  # 1000 s training, 8% evaluation, 1 min set-up
+
+
+def test_a_stage_never_runs_into_the_time_set_aside_for_what_follows():
+    from msdepth.quickstart import stage_limit
+
+    assert stage_limit(100.0, 10.0, 1000.0) == pytest.approx(125.0)  # the plan, 10% slack
+    # a stage planned at the probe's speed, with less room than plan + slack (the make demo of
+    # 2026-12-02 ran its coarse stage 11% slower than its probe and ended 12 s over 600)
+    assert stage_limit(477.6, 11.8, 523.0) == pytest.approx(523.0)
+    assert stage_limit(50.0, 5.0, -20.0) == 3.0  # no room left: the shortest stage

@@ -109,6 +109,13 @@ def plan_steps(seconds: float, images_per_second: float, batch_size: int) -> int
     return max(0, math.floor(seconds * images_per_second / batch_size))
 
 
+def stage_limit(planned_s: float, overhead_s: float, room_s: float) -> float:
+    """Wall-clock seconds a stage may run: its plan with 10% slack for a speed that drifts
+    below the probe's, but never more than ``room_s``, the time left once what must follow
+    it (the next stage's start, the final evaluation) is set aside; at least 3 s."""
+    return max(3.0, min(planned_s * 1.1 + overhead_s + 5.0, room_s))
+
+
 def validation_images(train_seconds: float, images_per_second: float, count: int, n: int) -> int:
     """Images per validation so that ``n`` validations cost at most `VAL_SHARE` of training
     (inference at ~`FORWARD_PER_TRAIN_STEP` x the training speed), at least 16."""
@@ -271,12 +278,14 @@ def run_quickstart(settings: QuickstartSettings) -> QuickstartReport:
             fine_rate = rate * FINE_SPEEDUP  # estimated; the fine stage's probe measures it
             per_image = (1 - FINE_SHARE) / rate + FINE_SHARE / fine_rate
             train_s = clock.left() - eval_reserve - 2 * overhead  # the fine stage starts too
+            room_s = train_s  # leaves the fine stage its start and probe, and the evaluation
             images = max(0.0, train_s / (1 + VAL_SHARE)) / per_image
             stage_s = images * (1 - FINE_SHARE) / rate
             fine_s = images * FINE_SHARE / fine_rate
             val_images["fine"] = validation_images(fine_s, fine_rate, n_val, VALIDATIONS["fine"])
         else:
             stage_s = max(0.0, clock.left() - eval_reserve - overhead) / (1 + VAL_SHARE)
+            room_s = clock.left() - eval_reserve
         steps = min(
             probe_steps + plan_steps(stage_s, rate, batch), getattr(config.train, f"{stage}_steps")
         )
@@ -291,7 +300,7 @@ def run_quickstart(settings: QuickstartSettings) -> QuickstartReport:
         }
         result = probe
         if steps > probe_steps:
-            limit = (stage_s * 1.1 + overhead + 5) / 60
+            limit = stage_limit(stage_s, overhead, room_s) / 60
             result = run_stage(stage, steps, val_every, limit)
         results[stage] = result
         timings[f"train_{stage}"] = time.monotonic() - t
