@@ -335,21 +335,31 @@ def _number(text: str | None, what: str) -> float | None:
 
 
 async def _read_body(request: Request, limit: int, filename: str) -> bytes:
-    """The request body, refused past ``limit`` bytes (before reading it when it says its size)."""
+    """The request body, refused past ``limit`` bytes (the rest is read and dropped: see
+    `_discard_rest`)."""
     too_big = UploadTooLarge(
         f"{filename} is larger than this app's {limit / 2**20:g} MB upload limit; "
         "resize the photo first (or start the app with a larger --max-upload-mb)"
     )
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise too_big
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
+            await _discard_rest(request, size, limit)
             raise too_big
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _discard_rest(request: Request, size: int, limit: int) -> None:
+    """Read and drop the rest of a refused body, so that the client, still sending, reads the
+    413 and its message instead of a reset connection; past 16x the limit (or 1 GB) the
+    connection is cut instead: such a client is not a page uploading a photo."""
+    cap = min(16 * limit, 2**30)
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            return
 
 
 def _media_type(path: Path) -> str:
