@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from msdepth.config import AugmentConfig
@@ -89,3 +90,49 @@ def test_random_parameters_stay_in_the_paper_ranges():
     assert p.angle.abs().max() <= math.radians(5) + 1e-7
     assert p.color.min() >= 0.8 and p.color.max() <= 1.2
     assert 0.45 < p.flip.float().mean() < 0.55
+
+
+def test_paper_config_draws_no_tone_and_keeps_its_random_stream():
+    from msdepth.data.augment import sample_params
+
+    p = sample_params(4, AugmentConfig(), torch.Generator().manual_seed(3))
+    toned = AugmentConfig(gamma_max=1.5, contrast_min=0.7, contrast_max=1.3)
+    q = sample_params(4, toned, torch.Generator().manual_seed(3))
+    assert p.tone is None
+    for a, b in zip(p[:-1], q[:-1]):  # the paper's parameters are drawn first, unchanged
+        assert torch.equal(a, b)
+    assert q.tone.shape == (4, 3)
+
+
+def test_tone_ranges_are_respected():
+    from msdepth.data.augment import sample_params
+
+    cfg = AugmentConfig(
+        gamma_max=1.6, saturation_min=0.5, saturation_max=1.5, contrast_min=0.7, contrast_max=1.3
+    )
+    g, s, c = sample_params(2000, cfg, torch.Generator().manual_seed(0)).tone.unbind(1)
+    assert 1 / 1.6 - 1e-6 <= g.min() < 0.7 and 1.5 < g.max() <= 1.6 + 1e-6
+    assert (g < 1).float().mean().item() == pytest.approx(0.5, abs=0.05)  # log-uniform
+    assert 0.5 <= s.min() and s.max() <= 1.5 and 0.7 <= c.min() and c.max() <= 1.3
+
+
+def test_tone_changes_the_image_and_never_the_depth():
+    rgb, depth = _ramp(2)
+    rgb[..., 0] = 200  # a coloured image: saturation has something to act on
+    tone = torch.tensor([[2.0, 1.0, 1.0], [1.0, 0.0, 0.5]])  # darker; grey at half contrast
+    plain = apply_params(rgb, depth, identity_params(2), (228, 304), (55, 74))
+    b = apply_params(rgb, depth, identity_params(2)._replace(tone=tone), (228, 304), (55, 74))
+    assert torch.equal(b.depth, plain.depth) and torch.equal(b.mask, plain.mask)
+    assert torch.allclose(b.image[0], plain.image[0] ** 2, atol=1e-5)
+    grey = b.image[1]
+    assert torch.allclose(grey[0], grey[1]) and torch.allclose(grey[1], grey[2])
+    assert grey.std() == pytest.approx(plain.image[1].mean(0).std().item() * 0.5, rel=1e-3)
+
+
+def test_tone_ranges_that_make_no_sense_are_refused():
+    from msdepth.config import Config
+    from msdepth.errors import ConfigError
+
+    for key, value in [("gamma_max", 0.5), ("saturation_min", -0.1), ("contrast_min", 0.0)]:
+        with pytest.raises(ConfigError, match=key):
+            Config().with_overrides({f"augment.{key}": value})

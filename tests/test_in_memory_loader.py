@@ -42,6 +42,17 @@ def test_device_path_on_the_cpu_gives_the_worker_loaders_batches(tiny_dataset):
     _assert_same_batches(stream, memory)
 
 
+def test_device_path_applies_the_same_tone_randomisation(tiny_dataset):
+    ds = open_dataset(tiny_dataset, "train")
+    toned = AugmentConfig(gamma_max=1.6, saturation_min=0.5, saturation_max=1.5)
+    kw = {**KW, "augment": toned}
+    stream = _take(make_train_loader(ds, workers=0, **kw), 3)
+    memory = _take(make_memory_loader(ds, device="cpu", **kw), 3)
+    _assert_same_batches(stream, memory)
+    plain = _take(make_train_loader(ds, workers=0, **KW), 3)
+    assert not torch.allclose(stream[0].image, plain[0].image)
+
+
 def test_resuming_at_step_k_continues_the_same_stream(tiny_dataset):
     ds = open_dataset(tiny_dataset, "train")
     full = _take(make_train_loader(ds, workers=0, **KW), 7)

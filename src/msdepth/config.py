@@ -78,6 +78,15 @@ class AugmentConfig:
     color_min: float = 0.8  # RGB multiplied by a global c in [0.8, 1.2]^3
     color_max: float = 1.2
     flip_prob: float = 0.5  # horizontal
+    # Not the paper's (off here; presets may turn it on): photometric randomisation, so that
+    # a network trained on rendered rooms cannot read depth from their tone. Per sample:
+    # RGB ** g with log g uniform in +-log(gamma_max), then saturation and contrast (about the
+    # image mean) scaled by a factor drawn from their ranges.
+    gamma_max: float = 1.0
+    saturation_min: float = 1.0
+    saturation_max: float = 1.0
+    contrast_min: float = 1.0
+    contrast_max: float = 1.0
 
 
 @dataclass
@@ -324,6 +333,15 @@ def _check_ranges(cfg: Config, source: str) -> None:
             "augment needs 0 < color_min <= color_max",
         ),
         (0.0 <= cfg.augment.flip_prob <= 1.0, "augment.flip_prob must be in [0, 1]"),
+        (cfg.augment.gamma_max >= 1.0, "augment.gamma_max must be >= 1 (1 = off)"),
+        (
+            0 <= cfg.augment.saturation_min <= cfg.augment.saturation_max,
+            "augment needs 0 <= saturation_min <= saturation_max",
+        ),
+        (
+            0 < cfg.augment.contrast_min <= cfg.augment.contrast_max,
+            "augment needs 0 < contrast_min <= contrast_max",
+        ),
         (cfg.optim.lr_scale > 0, "optim.lr_scale must be positive"),
         (0.0 <= cfg.optim.momentum < 1.0, "optim.momentum must be in [0, 1)"),
         (all(0.0 <= b < 1.0 for b in cfg.optim.betas), "optim.betas must be in [0, 1)"),

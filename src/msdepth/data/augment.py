@@ -2,8 +2,9 @@
 
 Per sample (paper, "Augmentation"): scale s in [1, 1.5] with depth divided by s, rotation
 +-5 degrees, a random 304x228 crop, RGB multiplied by a global colour c in [0.8, 1.2]^3, and a
-horizontal flip with p = 0.5. Scale, rotation, crop and flip are one affine map from output to
-source coordinates; RGB is sampled bilinearly at the network's input size, depth nearest at the
+horizontal flip with p = 0.5; and, not the paper's and off by default, a photometric
+randomisation (`apply_tone`: gamma, saturation, contrast) for training on rendered rooms.
+Scale, rotation, crop and flip are one affine map from output to source coordinates; RGB is sampled bilinearly at the network's input size, depth nearest at the
 loss's 74x55 target size, so valid and invalid depth are never blended. Pixels that fall outside
 the source image are invalid depth (and black RGB). Test time: centre crop at scale 1.
 
@@ -41,6 +42,7 @@ class AugmentParams(NamedTuple):
     shift_y: torch.Tensor
     flip: torch.Tensor  # bool
     color: torch.Tensor  # (N, 3)
+    tone: torch.Tensor | None = None  # (N, 3) gamma, saturation, contrast; None = unchanged
 
 
 def sample_params(
@@ -52,7 +54,7 @@ def sample_params(
         return lo + (hi - lo) * torch.rand(*shape, generator=generator)
 
     rot = math.radians(cfg.rotation_deg)
-    return AugmentParams(
+    params = AugmentParams(
         scale=uniform(cfg.scale_min, cfg.scale_max, n),
         angle=uniform(-rot, rot, n),
         shift_x=uniform(-1.0, 1.0, n),
@@ -60,6 +62,40 @@ def sample_params(
         flip=torch.rand(n, generator=generator) < cfg.flip_prob,
         color=uniform(cfg.color_min, cfg.color_max, n, 3),
     )
+    if not tone_enabled(cfg):  # the paper's draws only: its random stream is unchanged
+        return params
+    log_g = math.log(cfg.gamma_max)
+    tone = torch.stack(
+        [
+            torch.exp(uniform(-log_g, log_g, n)),
+            uniform(cfg.saturation_min, cfg.saturation_max, n),
+            uniform(cfg.contrast_min, cfg.contrast_max, n),
+        ],
+        dim=1,
+    )
+    return params._replace(tone=tone)
+
+
+def tone_enabled(cfg: AugmentConfig) -> bool:
+    """Whether ``cfg`` asks for the photometric randomisation (gamma, saturation, contrast)."""
+    return (
+        cfg.gamma_max,
+        cfg.saturation_min,
+        cfg.saturation_max,
+        cfg.contrast_min,
+        cfg.contrast_max,
+    ) != (1.0,) * 5
+
+
+def apply_tone(image: torch.Tensor, tone: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB in [0, 1] -> gamma, then saturation about each pixel's grey, then
+    contrast about the image's mean, by the (N, 3) factors of ``tone``; clamped to [0, 1]."""
+    gamma, saturation, contrast = (t.view(-1, 1, 1, 1) for t in tone.unbind(1))
+    image = image.clamp(min=1e-6).pow(gamma)
+    grey = image.mean(1, keepdim=True)
+    image = grey + saturation * (image - grey)
+    mean = image.mean((1, 2, 3), keepdim=True)
+    return (mean + contrast * (image - mean)).clamp_(0.0, 1.0)
 
 
 def draw_params(
@@ -119,7 +155,9 @@ def apply_params(
     """Warp a batch: ``rgb`` (N, H, W, 3) uint8 and ``depth`` (N, H, W) metres (0 = invalid)."""
     _, h, w, _ = rgb.shape
     theta = affine_theta(params, (w, h), (input_hw[1], input_hw[0]))
-    return warp(rgb, depth, theta, params.color, params.scale, input_hw, output_hw)
+    return warp(
+        rgb, depth, theta, params.color, params.scale, input_hw, output_hw, tone=params.tone
+    )
 
 
 def warp(
@@ -130,9 +168,11 @@ def warp(
     scale: torch.Tensor,
     input_hw: tuple[int, int],
     output_hw: tuple[int, int],
+    tone: torch.Tensor | None = None,
 ) -> Batch:
     """The warp itself, on the device of ``rgb``: ``theta`` (N, 2, 3) from `affine_theta`,
-    ``color`` (N, 3) and ``scale`` (N,) from the parameters, all on that device too.
+    ``color`` (N, 3), ``scale`` (N,) and ``tone`` (N, 3, or None) from the parameters, all on
+    that device too.
 
     ``rgb`` (N, H, W, 3) uint8; ``depth`` (N, H, W) metres in any float dtype (0 = invalid).
     """
@@ -141,6 +181,8 @@ def warp(
     grid = F.affine_grid(theta, [n, 3, *input_hw], align_corners=False)
     image = F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     image = image.mul_((color / 255.0).view(n, 3, 1, 1)).clamp_(0.0, 1.0)
+    if tone is not None:
+        image = apply_tone(image, tone)
     dgrid = F.affine_grid(theta, [n, 1, *output_hw], align_corners=False)
     d = (
         torch.nan_to_num(depth.float(), nan=0.0, posinf=0.0, neginf=0.0)

@@ -292,7 +292,8 @@ class InMemoryLoader:
         n, h, w, _ = rgb.shape
         params = draw_params(n, self.augment, batch_generator(key), train=True)
         theta = affine_theta(params, (w, h), (self.input_hw[1], self.input_hw[0]))
-        packed = torch.cat([theta.reshape(n, 6), params.color, params.scale.unsqueeze(1)], dim=1)
+        parts = [theta.reshape(n, 6), params.color, params.scale.unsqueeze(1)]
+        packed = torch.cat(parts + ([] if params.tone is None else [params.tone]), dim=1)
         packed = to_device(packed, self.device)  # one small copy for all the parameters
         depth = to_device(depth, self.device)
         if depth_factors is not None:  # in float32, as the worker loader multiplies
@@ -305,6 +306,7 @@ class InMemoryLoader:
             packed[:, 9].contiguous(),
             self.input_hw,
             self.output_hw,
+            tone=None if params.tone is None else packed[:, 10:13].contiguous(),
         )
         if self.channels_last:
             batch = batch._replace(image=batch.image.contiguous(memory_format=torch.channels_last))
