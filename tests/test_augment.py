@@ -99,7 +99,7 @@ def test_paper_config_draws_no_tone_and_keeps_its_random_stream():
     toned = AugmentConfig(gamma_max=1.5, contrast_min=0.7, contrast_max=1.3)
     q = sample_params(4, toned, torch.Generator().manual_seed(3))
     assert p.tone is None
-    for a, b in zip(p[:-1], q[:-1]):  # the paper's parameters are drawn first, unchanged
+    for a, b in zip(p[:-1], q[:-1], strict=True):  # the paper's parameters are drawn first, unchanged
         assert torch.equal(a, b)
     assert q.tone.shape == (4, 3)
 
@@ -113,7 +113,7 @@ def test_tone_ranges_are_respected():
     g, s, c = sample_params(2000, cfg, torch.Generator().manual_seed(0)).tone.unbind(1)
     assert 1 / 1.6 - 1e-6 <= g.min() < 0.7 and 1.5 < g.max() <= 1.6 + 1e-6
     assert (g < 1).float().mean().item() == pytest.approx(0.5, abs=0.05)  # log-uniform
-    assert 0.5 <= s.min() and s.max() <= 1.5 and 0.7 <= c.min() and c.max() <= 1.3
+    assert s.min() >= 0.5 and s.max() <= 1.5 and c.min() >= 0.7 and c.max() <= 1.3
 
 
 def test_tone_changes_the_image_and_never_the_depth():
