@@ -99,7 +99,9 @@ def test_paper_config_draws_no_tone_and_keeps_its_random_stream():
     toned = AugmentConfig(gamma_max=1.5, contrast_min=0.7, contrast_max=1.3)
     q = sample_params(4, toned, torch.Generator().manual_seed(3))
     assert p.tone is None
-    for a, b in zip(p[:-1], q[:-1], strict=True):  # the paper's parameters are drawn first, unchanged
+    for a, b in zip(
+        p[:-1], q[:-1], strict=True
+    ):  # the paper's parameters are drawn first, unchanged
         assert torch.equal(a, b)
     assert q.tone.shape == (4, 3)
 
