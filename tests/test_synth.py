@@ -248,3 +248,42 @@ def test_a_near_view_without_furniture_falls_back_to_looking_across_the_room():
     b = SceneBuilder((5.0, 2.6, 5.0))
     assert _near_view(b, np.random.default_rng(0), (320, 240)) is None
     assert hand_held_camera(b, np.random.default_rng(0), (320, 240)) is not None
+
+
+def test_a_doorway_shows_the_space_behind_its_wall_and_the_wall_around_it():
+    from msdepth.synth.layout import (
+        WALL_THICKNESS,
+        Doorway,
+        SceneBuilder,
+        build_doorway,
+        extended_room,
+    )
+    from msdepth.synth.palette import Palette
+    from msdepth.synth.raycast import cast
+
+    rng = np.random.default_rng(0)
+    b = SceneBuilder((5.0, 2.8, 4.0))
+    door = Doorway(wall=3, a0=2.0, a1=3.0, height=2.1, depth=3.0)  # in the wall z = 4
+    grey = Material(FLAT, (0.5, 0.5, 0.5))
+    build_doorway(b, rng, Palette(rng), door, grey)
+    room = extended_room(np.array(b.room, np.float32), door)
+    assert room[2] == pytest.approx(4.0 + WALL_THICKNESS + 3.0)
+    boxes = np.array(b.boxes, np.float32)
+    camera = kinect_camera((2.5, 1.2, 1.5), size=SMALL)  # 2.5 m from the wall, facing it
+    scene = empty_room(camera, room=tuple(room), boxes=boxes)
+    depth = cast(camera, scene)[1].depth.reshape(SMALL[1], SMALL[0])
+    row = depth[int(camera.cy)]
+    left, middle = row[2], row[int(camera.cx)]
+    assert left == pytest.approx(2.5, abs=1e-3)  # the wall beside the opening, at its plane
+    assert middle > 2.5 + WALL_THICKNESS  # through the opening: the space behind
+    assert middle <= 2.5 + WALL_THICKNESS + 3.0 + 1e-3
+
+
+def test_about_half_the_rooms_open_onto_a_space_behind_a_wall():
+    from msdepth.synth.layout import DOORWAY_SHARE, random_scene
+
+    grown = [random_scene(np.random.default_rng(seed), SMALL).room for seed in range(200)]
+    first = [np.random.default_rng(seed) for seed in range(200)]
+    sizes = [(r.uniform(2.5, 8.0), r.uniform(2.4, 3.2), r.uniform(2.5, 8.0)) for r in first]
+    opened = [bool(np.any(g - np.float32(s) > 1.0)) for g, s in zip(grown, sizes, strict=True)]
+    assert abs(np.mean(opened) - DOORWAY_SHARE) < 0.1

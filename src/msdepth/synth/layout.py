@@ -44,6 +44,7 @@ class SceneBuilder:
     sph_mats: list[tuple[Material, bool]] = field(default_factory=list)
     footprints: list[tuple[float, float, float, float]] = field(default_factory=list)
     tops: list[tuple[float, float, float, float, float]] = field(default_factory=list)
+    doorway: Doorway | None = None  # an opening in one wall onto a space behind it
 
     def box(self, lo, hi, mat: Material, shadow: bool = True) -> None:
         self.boxes.append([*lo, *hi])
@@ -73,6 +74,7 @@ class WallFrame:
     """Maps wall coordinates (a along, o out into the room, y up) to world boxes."""
 
     def __init__(self, wall: int, room: tuple[float, float, float]):
+        self.wall = int(wall)
         (self.ox, self.oz), self.along, self.out, self.length = _WALLS[wall](room[0], room[2])
 
     def world(self, a: float, o: float) -> tuple[float, float]:
@@ -237,6 +239,9 @@ def wall_hangings(b, f, rng, pal, room_h) -> None:
         if w > f.length - 0.2:
             continue
         a = rng.uniform(0.1, f.length - w - 0.1)
+        door = b.doorway
+        if door is not None and door.wall == f.wall and a < door.a1 + 0.1 and door.a0 - 0.1 < a + w:
+            continue  # nothing hangs across the opening
         depth = 0.08 if kind == 4 else 0.02
         _place(b, f, a, a + w, 0.0, depth, y0, min(y0 + h, room_h - 0.05), mat, shadow=False)
 
@@ -373,6 +378,71 @@ def lights(b: SceneBuilder, rng, pal) -> list[Light]:
     return out
 
 
+DOORWAY_SHARE = 0.5  # share of rooms with an opening onto a space behind one wall
+
+
+@dataclass(frozen=True)
+class Doorway:
+    """An opening ``a0..a1`` along wall ``wall`` (1: x = X, 3: z = Z; the room's other walls
+    stay closed so that nothing moves), ``height`` high, onto a space ``depth`` deep behind it."""
+
+    wall: int
+    a0: float
+    a1: float
+    height: float
+    depth: float
+
+
+WALL_THICKNESS = 0.1
+
+
+def plan_doorway(b: SceneBuilder, rng) -> Doorway:
+    """Where the opening goes; the floor in front of it is kept clear of furniture (and near
+    views may look through it, as NYU frames look through doors into corridors and rooms)."""
+    wall = 1 if rng.uniform() < 0.5 else 3
+    f = WallFrame(wall, b.room)
+    width = min(
+        rng.uniform(0.8, 1.0) if rng.uniform() < 0.6 else rng.uniform(1.2, 3.0), f.length - 0.6
+    )
+    a0 = rng.uniform(0.3, f.length - width - 0.3)
+    height = min(rng.uniform(2.0, 2.3), b.room[1] - 0.15) if width < 1.1 else b.room[1] - 0.3
+    door = Doorway(wall, a0, a0 + width, height, rng.uniform(1.5, 6.0))
+    b.footprints.append(_rect(*f.box(a0 - 0.1, a0 + width + 0.1, 0.0, 0.9, 0, 1)))
+    return door
+
+
+def build_doorway(b: SceneBuilder, rng, pal, door: Doorway, wall_mat: Material) -> Light:
+    """The wall with its opening (slabs behind the wall's plane, so the room's inside faces stay
+    where they were), an open door leaf, a cabinet or two against the far wall, and the lamp
+    of the space behind; the room's shell is grown by `extended_room`."""
+    f, Y, t = WallFrame(door.wall, b.room), float(b.room[1]), WALL_THICKNESS
+    _place(b, f, 0.0, door.a0, -t, 0.0, 0.0, Y, wall_mat)
+    _place(b, f, door.a1, f.length, -t, 0.0, 0.0, Y, wall_mat)
+    _place(b, f, door.a0, door.a1, -t, 0.0, door.height, Y, wall_mat)
+    leaf = min(door.a1 - door.a0, 0.95)
+    if rng.uniform() < 0.5 and leaf < 1.0 and door.depth > leaf + 0.3:  # door open, swung in
+        mat = pal.wood() if rng.uniform() < 0.6 else pal.painted()
+        _place(b, f, door.a0, door.a0 + 0.04, -t - leaf, -t, 0.0, door.height - 0.01, mat)
+    far = -t - door.depth
+    for _ in range(rng.integers(0, 3)):
+        w, d, h = rng.uniform(0.5, 1.6), rng.uniform(0.35, 0.6), rng.uniform(0.7, 2.0)
+        if d > door.depth - 0.5:
+            break
+        a = rng.uniform(0.0, max(0.0, f.length - w))
+        _place(b, f, a, a + w, far, far + d, 0.0, min(h, Y - 0.3), pal.painted())
+    lx, lz = f.world(f.length / 2, far / 2 - t / 2)
+    tint = np.array([1.0, rng.uniform(0.9, 1.0), rng.uniform(0.75, 1.05)], np.float32)
+    b.box([lx - 0.3, Y - 0.03, lz - 0.3], [lx + 0.3, Y, lz + 0.3], pal.bright(4.0), shadow=False)
+    return Light(np.array([lx, Y - 0.12, lz], np.float32), tint * rng.uniform(2.0, 6.0))
+
+
+def extended_room(room: np.ndarray, door: Doorway) -> np.ndarray:
+    """The shell that holds the room and the space behind its opened wall."""
+    grown = room.copy()
+    grown[0 if door.wall == 1 else 2] += WALL_THICKNESS + door.depth
+    return grown
+
+
 NEAR_VIEW_SHARE = 0.5  # share of frames that look at one piece of furniture from close by
 
 
@@ -443,6 +513,8 @@ def random_scene(
     )
     pal = Palette(rng)
     b = SceneBuilder((float(room[0]), float(room[1]), float(room[2])))
+    if rng.uniform() < DOORWAY_SHARE:
+        b.doorway = plan_doorway(b, rng)
     furnish_walls(b, rng, pal)
     floor_things(b, rng, pal)
     clutter(b, rng, pal)
@@ -451,6 +523,9 @@ def random_scene(
     if fov is not None:
         camera = camera.with_fov(fov)
     walls = pal.wall()
+    if b.doorway is not None:
+        lamps.append(build_doorway(b, rng, pal, b.doorway, walls))
+        room = extended_room(room, b.doorway)
     room_mats = [pal.floor(), pal.ceiling(), walls, walls, walls, walls]
     if rng.uniform() < 0.3:  # an accent wall
         room_mats[2 + int(rng.integers(0, 4))] = pal.wall()
