@@ -181,10 +181,10 @@ def app_url(checkpoint: Path):
         yield url
 
 
-def _request(url: str, data: bytes | None = None) -> tuple[int, bytes, dict]:
+def _request(url: str, data: bytes | None = None, timeout: float = 60) -> tuple[int, bytes, dict]:
     request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(), dict(exc.headers)
@@ -354,7 +354,9 @@ def test_example_rooms_are_rendered_by_the_synthetic_renderer(app_url):
     from msdepth.app.examples import EXAMPLE_SPLIT
     from msdepth.synth import render_sample
 
-    status, body, _ = _request(f"{app_url}api/examples/room-2.png")
+    # the first example of a fresh checkout compiles the renderer's kernels (numba, cold cache):
+    # seconds on a free core, more than a minute on a loaded 2-core machine
+    status, body, _ = _request(f"{app_url}api/examples/room-2.png", timeout=600)
     assert status == 200
     rgb, _ = render_sample(0, EXAMPLE_SPLIT, 1, size=(640, 480))
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(body))), rgb)
