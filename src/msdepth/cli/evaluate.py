@@ -55,6 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--fov", type=float, default=None, help="horizontal field of view of the test images, deg"
     )
+    p.add_argument(
+        "--narrow",
+        choices=("rule", "canonical"),
+        default="rule",
+        help="a camera narrower than the training camera: 'rule' multiplies depth by f_input / f_train (default), 'canonical' shrinks the image to the training camera's scale first (docs/inference.md)",
+    )
     p.add_argument("--flip-tta", action="store_true", help="average with the mirrored image")
     p.add_argument(
         "--stabilize",
@@ -75,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from msdepth.inference import load
     from msdepth.inference.camera import CameraSpec
 
-    camera = CameraSpec(focal=args.focal, fov=args.fov)
+    camera = CameraSpec(focal=args.focal, fov=args.fov, narrow=args.narrow)
     crop = args.crop or ("garg" if args.kitti else "eigen")
     default_max = 80.0 if args.kitti else 10.0
     max_depth = default_max if args.max_depth is None else args.max_depth

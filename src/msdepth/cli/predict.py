@@ -69,6 +69,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "from the EXIF; default: EXIF when usable, else the training camera",
     )
     cam.add_argument("--fov", type=float, default=None, help="horizontal field of view, degrees")
+    cam.add_argument(
+        "--narrow",
+        choices=("rule", "canonical"),
+        default="rule",
+        help="a camera narrower than the training camera: 'rule' multiplies depth by f_input / f_train (default), 'canonical' shrinks the image to the training camera's scale first (docs/inference.md)",
+    )
     cam.add_argument("--fx", type=float, default=None, help="same as --focal PX")
     cam.add_argument("--fy", type=float, default=None, help="vertical focal in pixels (K only)")
     cam.add_argument("--cx", type=float, default=None, help="principal point x in pixels")
@@ -124,7 +130,9 @@ def camera_spec(args: argparse.Namespace):
     if args.focal is not None and args.fx is not None:
         raise ConfigError("--focal and --fx say the same thing; give one of them")
     focal = args.focal if args.focal is not None else args.fx
-    return CameraSpec(focal=focal, fov=args.fov, fy=args.fy, cx=args.cx, cy=args.cy)
+    return CameraSpec(
+        focal=focal, fov=args.fov, fy=args.fy, cx=args.cx, cy=args.cy, narrow=args.narrow
+    )
 
 
 def _align_source(align: Path | None, paths: list[Path]):

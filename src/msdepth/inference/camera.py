@@ -197,20 +197,29 @@ def exif_focal(exif: Any, width: int, height: int) -> tuple[FocalLength | None, 
 # ---- what the user says about the camera ----------------------------------------------------
 
 
+NARROW_VIEWS = ("canonical", "rule")
+
+
 @dataclass(frozen=True)
 class CameraSpec:
     """What is known of an image's camera: ``focal`` (pixels of the image, or ``"exif"`` to
     require its EXIF), or ``fov`` (horizontal degrees); optionally ``fy``, ``cx``, ``cy``
     (pixels) for the point cloud's K. Nothing given: EXIF when usable, else the training
-    camera. Values are checked when the spec is made (one-line `ConfigError`)."""
+    camera. ``narrow``: how an image of a longer focal than the training camera's is made
+    metric: ``"rule"`` (depth x f_input / f_train, the default) or ``"canonical"`` (shrunk to the training camera's scale,
+    `msdepth.inference.canonical_view`). Values are
+    checked when the spec is made (one-line `ConfigError`)."""
 
     focal: float | str | None = None
     fov: float | None = None
     fy: float | None = None
     cx: float | None = None
     cy: float | None = None
+    narrow: str = "rule"  # a view narrower than training: the "rule" or the "canonical" image
 
     def __post_init__(self) -> None:
+        if self.narrow not in NARROW_VIEWS:
+            raise ConfigError(f"--narrow {self.narrow!r}: choose one of {', '.join(NARROW_VIEWS)}")
         if self.focal is not None and self.fov is not None:
             raise ConfigError("give the focal length (--focal/--fx) or --fov, not both")
         if isinstance(self.focal, str) and self.focal.strip().lower() == "exif":
@@ -260,6 +269,7 @@ class DepthCamera:
     note: str = ""  # e.g. why the focal rule could not be applied
     train_focal: float | None = None  # the model's training focal (px at reference width)
     train_focal_source: str = ""
+    shrink: float = 1.0  # < 1: predicted from the canonical view, the image shrunk this much
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -271,6 +281,7 @@ class DepthCamera:
             "train_focal_px": self.train_focal,
             "train_focal_source": self.train_focal_source,
             **({"note": self.note} if self.note else {}),
+            **({"canonical_view_shrink": self.shrink} if self.shrink < 1 else {}),
         }
 
 
@@ -339,6 +350,9 @@ def depth_camera(
         note = f"{unknown}; the focal shapes K only"
         return DepthCamera(k, focal.source, base, False, note, **trained)
     factor = focal.px * model.input_width / width / model.train_focal
+    if spec.narrow == "canonical" and factor > base * (1 + 1e-9):
+        # a longer focal than training: shrink the image to the training camera's scale
+        return DepthCamera(k, focal.source, base, True, shrink=base / factor, **trained)
     return DepthCamera(k, focal.source, factor, True, **trained)
 
 

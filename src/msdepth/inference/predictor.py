@@ -11,6 +11,7 @@ and the same that `msdepth evaluate` scores.
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ from msdepth.inference.camera import (
     exif_focal,
     read_exif,
 )
+from msdepth.inference.canonical_view import from_canonical, to_canonical
 from msdepth.inference.result import Prediction
 from msdepth.inference.whole_frame import scale_correction, to_network_input
 
@@ -243,17 +245,34 @@ class DepthPredictor:
         batch_size: int | None = None,
         log_filter: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     ) -> Iterator[tuple[T, Prediction]]:
-        """`predict_stream` yielding `Prediction`s: depth with the K and metadata of each."""
+        """`predict_stream` yielding `Prediction`s: depth with the K and metadata of each.
+
+        An image narrower than the training camera (``DepthCamera.shrink < 1``) goes through
+        the network as its canonical view (`msdepth.inference.canonical_view`)."""
         model = str(self.source) if self.source is not None else None
-        for item, rgb, log in self.predict_log_stream(
-            items, rgb_of, flip_tta=flip_tta, batch_size=batch_size, log_filter=log_filter
-        ):
+        rgb_of = rgb_of or (lambda item: item)
+        seen: deque[tuple[np.ndarray, DepthCamera]] = deque()
+
+        def network_rgb(item: T) -> np.ndarray:
+            rgb = as_rgb(rgb_of(item))
             rh, rw = rgb.shape[:2]
             camera = (
                 camera_of(item, rw, rh)
                 if camera_of
                 else depth_camera(self.config.model, rw, rh, None)
             )
+            seen.append((rgb, camera))
+            return rgb if camera.shrink >= 1 else to_canonical(rgb, camera.shrink)
+
+        for item, _, log in self.predict_log_stream(
+            items, network_rgb, flip_tta=flip_tta, batch_size=batch_size
+        ):
+            rgb, camera = seen.popleft()
+            rh, rw = rgb.shape[:2]
+            if camera.shrink < 1:
+                log = from_canonical(log, camera.shrink)
+            if log_filter is not None:
+                log = log_filter(log, rgb)
             h, w = size_of(item) if size_of else (rh, rw)
             if (h, w) != (rh, rw):
                 camera = dataclasses.replace(
